@@ -1,0 +1,211 @@
+"""Design matrices shared by matching, survival and competing risks.
+
+One place turns a DataFrame and a list of covariates into the numeric matrix a model sees, so
+every model names its terms the same way and none repeats this code:
+
+* numeric columns enter as they are;
+* categorical, string or boolean columns become treatment-coded dummies named ``col[level]``,
+  the first level being the reference (the category order of a pandas Categorical, else the
+  sorted levels), as R's ``model.matrix`` does with treatment contrasts;
+* columns that are constant, or a linear combination of earlier columns, are dropped and reported,
+  the way ``glm``/``coxph`` report them as ``NA`` (aliased) coefficients: R's pivoted QR
+  (LINPACK ``dqrdc2``) keeps the columns in order and moves a column whose remaining norm is below
+  ``tol`` times its original norm to the end, i.e. the *later* column of a dependent set is dropped;
+* missing or non-finite values are an error naming the column and the row.
+
+``monotone_terms`` finds the binary terms whose level has no events (or holds every event): the
+monotone-likelihood case in which Cox and Fine-Gray estimates run off to infinity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from micromet.errors import InputError
+
+ALIAS_TOL = 1e-7
+
+
+def term_name(covariate: str, level) -> str:
+    """The name of the dummy for ``level`` of ``covariate``: ``col[level]``."""
+    return f"{covariate}[{level}]"
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """True for Categorical, string/object and boolean columns (they are expanded to dummies)."""
+    return (
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(series.dtype)
+        or pd.api.types.is_string_dtype(series.dtype)
+        or pd.api.types.is_bool_dtype(series.dtype)
+    )
+
+
+def levels_of(series: pd.Series) -> list:
+    """Levels in model order: category order for a Categorical, else sorted observed values."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return list(series.cat.categories)
+    return sorted(pd.unique(series.dropna()).tolist())
+
+
+@dataclass
+class Design:
+    """A model matrix and what was done to build it.
+
+    ``X`` holds the kept terms (float, index of the input). ``covariate_of`` maps every term,
+    kept or dropped, to its covariate; ``reference`` maps each categorical covariate to its
+    reference level; ``aliased`` and ``constant`` list the dropped terms.
+    """
+
+    X: pd.DataFrame
+    covariate_of: dict[str, str]
+    reference: dict[str, object] = field(default_factory=dict)
+    levels: dict[str, list] = field(default_factory=dict)
+    aliased: list[str] = field(default_factory=list)
+    constant: list[str] = field(default_factory=list)
+    all_terms: list[str] = field(default_factory=list)
+
+    @property
+    def terms(self) -> list[str]:
+        return list(self.X.columns)
+
+    @property
+    def dropped(self) -> dict[str, str]:
+        """Dropped term -> reason, for reports."""
+        out = {t: "constant: no variation in the data" for t in self.constant}
+        out.update({t: "aliased: a linear combination of earlier terms" for t in self.aliased})
+        return out
+
+
+def _check_complete(data: pd.DataFrame, col: str) -> None:
+    s = data[col]
+    bad = s.isna()
+    if not is_categorical(s):
+        vals = pd.to_numeric(s, errors="coerce")
+        bad = bad | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        row = bad.index[np.argmax(bad.to_numpy())]
+        raise InputError(
+            f"missing or non-numeric value in a model covariate ({int(bad.sum())} rows)",
+            column=col,
+            row=row,
+            value=None if pd.isna(s.loc[row]) else s.loc[row],
+        )
+
+
+def aliased_columns(X: np.ndarray, *, intercept: bool = True, tol: float = ALIAS_TOL) -> list[int]:
+    """Indexes of columns that are (numerically) linear combinations of earlier columns.
+
+    Sequential modified Gram-Schmidt in column order, with an intercept column first when
+    ``intercept`` is true (then a constant column counts as aliased): the same choice as R's
+    ``dqrdc2`` limited pivoting, which drops the later column of a dependent set.
+    """
+    n, p = X.shape
+    basis: list[np.ndarray] = []
+    if intercept and n:
+        basis.append(np.full(n, 1.0 / np.sqrt(n)))
+    out = []
+    for j in range(p):
+        v = np.asarray(X[:, j], dtype=float).copy()
+        norm0 = np.linalg.norm(v)
+        for q in basis:
+            v -= q * (q @ v)
+        for q in basis:  # re-orthogonalize once: keeps exact ties exact
+            v -= q * (q @ v)
+        norm = np.linalg.norm(v)
+        if norm0 == 0 or norm <= tol * norm0:
+            out.append(j)
+        else:
+            basis.append(v / norm)
+    return out
+
+
+def design_matrix(
+    data: pd.DataFrame,
+    covariates: list[str],
+    *,
+    check_aliasing: bool = True,
+    tol: float = ALIAS_TOL,
+) -> Design:
+    """Build the model matrix of ``covariates`` (no intercept column; see module docstring).
+
+    The alias check always includes an intercept, because every model here has one explicitly
+    (logistic) or implicitly (Cox and Fine-Gray are invariant to a constant shift), so a
+    constant column is never identifiable.
+    """
+    missing = [c for c in covariates if c not in data.columns]
+    if missing:
+        raise InputError(
+            f"covariate not in the data (columns are: {', '.join(map(str, data.columns))})",
+            column=missing[0],
+        )
+    cols: dict[str, np.ndarray] = {}
+    covariate_of: dict[str, str] = {}
+    reference: dict[str, object] = {}
+    levels: dict[str, list] = {}
+    for cov in covariates:
+        _check_complete(data, cov)
+        s = data[cov]
+        if is_categorical(s):
+            lv = levels_of(s)
+            levels[cov] = lv
+            if not lv:
+                continue
+            reference[cov] = lv[0]
+            values = s.to_numpy()
+            for level in lv[1:]:
+                name = term_name(cov, level)
+                cols[name] = (values == level).astype(float)
+                covariate_of[name] = cov
+        else:
+            cols[cov] = pd.to_numeric(s).to_numpy(dtype=float)
+            covariate_of[cov] = cov
+    names = list(cols)
+    M = np.column_stack([cols[c] for c in names]) if names else np.empty((len(data), 0))
+    constant: list[str] = []
+    aliased: list[str] = []
+    if check_aliasing and names:
+        drop = aliased_columns(M, intercept=True, tol=tol)
+        for j in drop:
+            col = M[:, j]
+            if np.all(col == col[0]) if len(col) else True:
+                constant.append(names[j])
+            else:
+                aliased.append(names[j])
+    keep = [c for c in names if c not in set(constant) | set(aliased)]
+    X = pd.DataFrame({c: cols[c] for c in keep}, index=data.index, columns=keep)
+    return Design(
+        X=X,
+        covariate_of=covariate_of,
+        reference=reference,
+        levels=levels,
+        aliased=aliased,
+        constant=constant,
+        all_terms=names,
+    )
+
+
+def monotone_terms(X: pd.DataFrame, event) -> dict[str, str]:
+    """Binary (0/1) terms whose likelihood is monotone: no events in the level, or all of them.
+
+    Returns term -> a reader's message such as ``"not estimable: no events among her2[Positive]
+    (n = 12)"``. Cox and Fine-Gray estimates for such a term diverge (R prints HRs like 5e5 with
+    CI 0-Inf); callers report them as not estimable instead.
+    """
+    ev = np.asarray(event, dtype=bool)
+    out: dict[str, str] = {}
+    for term in X.columns:
+        x = X[term].to_numpy()
+        if not np.all((x == 0) | (x == 1)):
+            continue
+        inside = x == 1
+        n_in, n_out = int(inside.sum()), int((~inside).sum())
+        e_in, e_out = int(ev[inside].sum()), int(ev[~inside].sum())
+        if n_in and e_in == 0:
+            out[term] = f"not estimable: no events among {term} (n = {n_in})"
+        elif n_out and e_out == 0:
+            out[term] = f"not estimable: every event is among {term} (none in the other {n_out})"
+    return out
