@@ -1,0 +1,948 @@
+"""Competing risks: cumulative incidence, Gray's test and Fine-Gray regression, as cmprsk does them.
+
+* :func:`cuminc` agrees with ``cmprsk::cuminc`` (Aalen-Johansen estimate per group and cause, Gray's
+  1988 delta-method variance with its tie corrections; METHODS 3.1-3.2), :func:`timepoints` with
+  ``cmprsk::timepoints`` (3.3), :func:`gray_test` and :func:`gray_tests` with ``cuminc(...)$Tests``
+  (Gray's K-sample test, strata summed, any ``rho``; 3.4).
+* :func:`fine_gray` agrees with ``cmprsk::crr`` (METHODS 2): inverse-probability-of-censoring weights
+  from the censoring Kaplan-Meier at ``T-`` (failures kept in the censoring risk set at tied times),
+  Breslow ties, crr's Newton path and stopping rule, and its sandwich variance including the term for
+  the estimation of the censoring distribution. It costs O(n log n): risk-set sums are running sums
+  over the sorted data (METHODS 5), never sums over pairs of subjects. Unlike crr, whose variance
+  overflows 32-bit integers above 46,340 subjects at risk, the variance here is right at any size.
+* :func:`predict_cif` agrees with ``predict.crr``; :func:`fine_gray_table` gives the uni- and
+  multivariable table of a paper (hazard ratios with 95% CI and p).
+
+``event`` codes follow cmprsk: 0 censored, 1, 2, ... causes; for Fine-Gray every code other than 0
+and ``cause`` is a competing event.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from micromet.design import Design, design_matrix, levels_of, monotone_terms, term_name
+from micromet.errors import InputError, NotEstimableWarning
+
+__all__ = [
+    "cuminc",
+    "timepoints",
+    "gray_test",
+    "gray_tests",
+    "GrayTestResult",
+    "fine_gray",
+    "FineGrayResult",
+    "predict_cif",
+    "fine_gray_table",
+]
+
+ALL_GROUP = "all"  # the group label of cuminc without groups (cmprsk names it "1")
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _column(data: pd.DataFrame, name: str) -> pd.Series:
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if name not in data.columns:
+        raise InputError(
+            f"column not in the data (columns are: {', '.join(map(str, data.columns))})",
+            column=name,
+        )
+    return data[name]
+
+
+def _first_bad(series: pd.Series, bad: np.ndarray, column: str, message: str) -> None:
+    if bad.any():
+        row = series.index[int(np.argmax(bad))]
+        value = series.loc[row]
+        raise InputError(
+            f"{message} ({int(bad.sum())} rows)",
+            column=column,
+            row=row,
+            value=None if (not isinstance(value, str) and pd.isna(value)) else value,
+        )
+
+
+def _times(data: pd.DataFrame, duration: str) -> np.ndarray:
+    s = _column(data, duration)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        _first_bad(s, np.ones(len(s), bool), duration, "follow-up time must be numeric")
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    _first_bad(s, s.isna().to_numpy(), duration, "missing follow-up time")
+    _first_bad(s, ~np.isfinite(num), duration, "follow-up time is not a finite number")
+    _first_bad(s, num < 0, duration, "negative follow-up time")
+    return num
+
+
+def _events(data: pd.DataFrame, event: str) -> np.ndarray:
+    s = _column(data, event)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        _first_bad(s, np.ones(len(s), bool), event,
+                   "event must be an integer code (0 censored, 1, 2, ... causes)")
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    _first_bad(s, s.isna().to_numpy(), event, "missing event code")
+    _first_bad(s, ~np.isfinite(num), event,
+               "event must be an integer code (0 censored, 1, 2, ... causes)")
+    _first_bad(s, num != np.round(num), event,
+               "event code is not an integer (0 censored, 1, 2, ... causes)")
+    _first_bad(s, num < 0, event, "negative event code (0 censored, 1, 2, ... causes)")
+    return num.astype(np.int64)
+
+
+def _labels(data: pd.DataFrame, name: str | None) -> tuple[np.ndarray, list]:
+    """Integer codes 0..K-1 of a grouping column in model order, and its levels."""
+    if name is None:
+        return np.zeros(len(data), dtype=np.int64), [ALL_GROUP]
+    s = _column(data, name)
+    _first_bad(s, s.isna().to_numpy(), name, "missing group value")
+    lv = levels_of(s)
+    codes = pd.Categorical(s, categories=lv).codes.astype(np.int64)
+    return codes, lv
+
+
+# --------------------------------------------------------------------------------------------
+# cumulative incidence (cmprsk::cuminc)
+# --------------------------------------------------------------------------------------------
+
+
+def _tie_factor(d: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Gray's tie correction 1 - (d-1)/(r-1), 1 for single events."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = 1.0 - (d - 1.0) / (r - 1.0)
+    return np.where(d <= 1, 1.0, c)
+
+
+def _cif_one(t: np.ndarray, e: np.ndarray, cause: int):
+    """Aalen-Johansen CIF and Gray variance of one cause in one group (METHODS 3.1-3.2).
+
+    ``t`` is sorted. Returns the distinct times with a ``cause`` event, F there, Var F there,
+    and the largest follow-up time.
+    """
+    ut, start, counts = np.unique(t, return_index=True, return_counts=True)
+    n = len(t)
+    r = (n - start).astype(float)  # at risk: T >= t
+    d1 = np.add.reduceat((e == cause).astype(float), start) if n else np.zeros(0)
+    dall = np.add.reduceat((e != 0).astype(float), start) if n else np.zeros(0)
+    d2 = dall - d1
+    keep = dall > 0
+    ut, r, d1, d2, dall = ut[keep], r[keep], d1[keep], d2[keep], dall[keep]
+    factor = (r - dall) / r
+    s_after = np.cumprod(factor)
+    s_before = np.concatenate(([1.0], s_after[:-1]))
+    f = np.cumsum(s_before * d1 / r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_s = np.where(s_after > 0, 1.0 / s_after, 0.0)
+        # other-cause part
+        use2 = (d2 > 0) & (s_after > 0)
+        a2 = np.where(use2, s_before**2 * _tie_factor(d2, r) * d2 / r**2, 0.0)
+        t4o = f * inv_s
+        # cause-of-interest part
+        use1 = d1 > 0
+        a1 = np.where(use1, s_before**2 * _tie_factor(d1, r) * d1 / r**2, 0.0)
+        t4c = 1.0 + inv_s * f
+    # interleave (other, cause) per time so the running sums add in Fortran's order
+    def run(x_other, x_cause):
+        inter = np.empty(2 * len(x_other))
+        inter[0::2] = np.where(use2, x_other, 0.0)
+        inter[1::2] = np.where(use1, x_cause, 0.0)
+        return np.cumsum(inter)[1::2]
+
+    v1 = run(t4o**2 * a2, t4c**2 * a1)
+    v2 = run(inv_s * t4o * a2, inv_s * t4c * a1)
+    v3 = run(inv_s**2 * a2, inv_s**2 * a1)
+    var = v1 + f**2 * v3 - 2.0 * f * v2
+    tmax = t[-1] if n else np.nan
+    return ut[use1], f[use1], var[use1], tmax
+
+
+def cuminc(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    group: str | None = None,
+    strata: str | None = None,
+    *,
+    rho: float = 0.0,
+    layout: str = "steps",
+) -> pd.DataFrame:
+    """Cumulative incidence per group and cause, as ``cmprsk::cuminc`` (METHODS 3.1-3.2).
+
+    Returns a DataFrame with columns ``group, cause, time, estimate, variance``. The curves come in
+    cmprsk's order (cause outer, group inner). ``layout="steps"`` (default) is cmprsk's duplicated-
+    corner layout, which a line plot draws as the step function: time = 0, t1, t1, t2, t2, ..., tK,
+    tK, T_max with estimate 0, 0, F1, F1, F2, ..., FK, FK (T_max = the group's last follow-up).
+    ``layout="jumps"`` gives one row at time 0 and one per event time of the cause (right-continuous
+    values). Without ``group`` the group is labelled ``"all"``. Gray's tests for every cause (by
+    ``group``, with ``strata`` and ``rho``) are in ``result.attrs["tests"]`` (see :func:`gray_tests`).
+    Exactly deterministic with ties (unlike lifelines' AalenJohansenFitter, which jitters them).
+    """
+    if layout not in ("steps", "jumps"):
+        raise InputError(f"layout must be 'steps' or 'jumps', not {layout!r}")
+    t = _times(data, duration)
+    e = _events(data, event)
+    g, glevels = _labels(data, group)
+    causes = sorted(int(c) for c in np.unique(e[e != 0]))
+    order = np.argsort(t, kind="stable")
+    t, e, g = t[order], e[order], g[order]
+    pieces = []
+    for cause in causes:
+        for k, glabel in enumerate(glevels):
+            m = g == k
+            if not m.any():
+                continue
+            times, est, var, tmax = _cif_one(t[m], e[m], cause)
+            if layout == "steps":
+                tt = np.concatenate(([0.0], np.repeat(times, 2), [tmax]))
+                ee = np.concatenate(([0.0, 0.0], np.repeat(est, 2)))
+                vv = np.concatenate(([0.0, 0.0], np.repeat(var, 2)))
+            else:
+                tt = np.concatenate(([0.0], times))
+                ee = np.concatenate(([0.0], est))
+                vv = np.concatenate(([0.0], var))
+            pieces.append(
+                pd.DataFrame(
+                    {
+                        "group": [glabel] * len(tt),
+                        "cause": cause,
+                        "time": tt,
+                        "estimate": ee,
+                        "variance": vv,
+                        "_tmax": tmax,
+                    }
+                )
+            )
+    if pieces:
+        out = pd.concat(pieces, ignore_index=True)
+    else:
+        out = pd.DataFrame(columns=["group", "cause", "time", "estimate", "variance", "_tmax"])
+    tmax_of = {(gr, c): v for (gr, c), v in out.groupby(["group", "cause"], sort=False)["_tmax"]
+               .first().items()}
+    out = out.drop(columns="_tmax")
+    out.attrs["layout"] = layout
+    out.attrs["last_time"] = tmax_of
+    if group is not None and len(glevels) > 1:
+        out.attrs["tests"] = _gray_table(t, e, g, len(glevels), causes, data, strata, order, rho)
+    return out
+
+
+def timepoints(ci: pd.DataFrame, times) -> pd.DataFrame:
+    """Estimates and variances of a :func:`cuminc` frame at ``times``, as ``cmprsk::timepoints``.
+
+    Right-continuous step values; NaN (R's NA) for a time below 0 or beyond the group's last
+    follow-up time. Returns a long DataFrame: ``group, cause, time, estimate, variance``
+    (pivot it for R's curves x times matrices).
+    """
+    times = np.atleast_1d(np.asarray(times, dtype=float))
+    last = ci.attrs.get("last_time", {})
+    rows = []
+    for (gr, cause), cur in ci.groupby(["group", "cause"], sort=False):
+        ct = cur["time"].to_numpy(dtype=float)
+        tmax = last.get((gr, cause), ct[-1] if len(ct) else np.nan)
+        idx = np.searchsorted(ct, times, side="right") - 1
+        ok = (times >= 0) & (times <= tmax) & (idx >= 0)
+        est = np.where(ok, cur["estimate"].to_numpy()[np.clip(idx, 0, None)], np.nan)
+        var = np.where(ok, cur["variance"].to_numpy()[np.clip(idx, 0, None)], np.nan)
+        rows.append(pd.DataFrame({"group": [gr] * len(times), "cause": cause, "time": times,
+                                  "estimate": est, "variance": var}))
+    if not rows:
+        return pd.DataFrame(columns=["group", "cause", "time", "estimate", "variance"])
+    return pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Gray's K-sample test (cuminc$Tests)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GrayTestResult:
+    """Gray's test of equal cumulative incidence across groups (``cuminc(...)$Tests``)."""
+
+    statistic: float
+    df: int
+    p_value: float
+    cause: int
+    score: np.ndarray = field(repr=False, default=None)
+    variance: np.ndarray = field(repr=False, default=None)
+
+
+def _gray_stratum(t, e, g, ngroups: int, cause: int, rho: float):
+    """Score vector (K-1) and its variance ((K-1)x(K-1)) of one stratum (METHODS 3.4)."""
+    K = ngroups
+    ut, start = np.unique(t, return_index=True)
+    # counts per distinct time x group
+    tidx = np.repeat(np.arange(len(ut)), np.diff(np.append(start, len(t))))
+    shape = (len(ut), K)
+    n_at = np.zeros(shape)
+    d1 = np.zeros(shape)
+    d2 = np.zeros(shape)
+    np.add.at(n_at, (tidx, g), 1.0)
+    np.add.at(d1, (tidx, g), (e == cause).astype(float))
+    np.add.at(d2, (tidx, g), ((e != 0) & (e != cause)).astype(float))
+    R = np.cumsum(n_at[::-1], axis=0)[::-1]  # at risk, T >= t
+    keep = (d1 + d2).sum(axis=1) > 0
+    R, d1, d2 = R[keep], d1[keep], d2[keep]
+    T = len(R)
+    if T == 0:
+        return np.zeros(K - 1), np.zeros((K - 1, K - 1))
+    live = R > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(live, (R - d1 - d2) / R, 1.0)
+        S = np.cumprod(factor, axis=0)
+        Sm = np.vstack([np.ones((1, K)), S[:-1]])
+        dF = np.where(live, Sm * d1 / R, 0.0)
+        F = np.cumsum(dF, axis=0)
+        Fm = np.vstack([np.zeros((1, K)), F[:-1]])
+        n1 = d1.sum(axis=1)
+        h = np.where(live, R / Sm, 0.0)
+        tr = h.sum(axis=1)
+        tq = np.where(live, R * (1.0 - Fm) / Sm, 0.0).sum(axis=1)
+        f = np.cumsum(n1 / tr)
+        fm = np.concatenate(([0.0], f[:-1]))
+        fb = (1.0 - fm) ** rho
+        A = -fb[:, None, None] * h[:, :, None] * h[:, None, :] / tr[:, None, None]
+        A[:, np.arange(K), np.arange(K)] += fb[:, None] * h
+        a = np.where(n1 > 0, n1 / (tr * (1.0 - fm)), 0.0)
+        C = np.cumsum(A * a[:, None, None], axis=0)
+        score = (fb[:, None] * np.where(
+            live, d1 - n1[:, None] * R * (1.0 - Fm) / (Sm * tq[:, None]), 0.0)).sum(axis=0)
+        # cause-of-interest events
+        m1 = live & (n1 > 0)[:, None]
+        t4 = np.where(S > 0, 1.0 - (1.0 - f[:, None]) / S, 1.0)
+        t5 = np.where(n1[:, None] == 1, 1.0, 1.0 - (n1[:, None] - 1.0) / (tr[:, None] * Sm - 1.0))
+        t3 = np.where(m1, t5 * Sm * n1[:, None] / (tr[:, None] * R), 0.0)
+        t4 = np.where(m1, t4, 0.0)
+        v3 = (t4**2 * t3).sum(axis=0)
+        # b[t, k, i] = A[t, i, k] - t4[t, k] C[t, i, k]
+        b = np.swapaxes(A, 1, 2)[:, :, : K - 1] - t4[:, :, None] * np.swapaxes(C, 1, 2)[:, :, : K - 1]
+        b = np.where(m1[:, :, None], b, 0.0)
+        v2 = np.einsum("tki,tk->ik", b, t4 * t3)
+        V = np.einsum("tki,tkj,tk->ij", b, b, t3)
+        # other-cause events
+        m2 = (S > 0) & (d2 > 0) & live
+        t4o = np.where(m2, (1.0 - f[:, None]) / S, 0.0)
+        t5o = np.where(d2 <= 1, 1.0, 1.0 - (d2 - 1.0) / (R - 1.0))
+        t3o = np.where(m2, t5o * Sm**2 * d2 / R**2, 0.0)
+        v3 = v3 + (t4o**2 * t3o).sum(axis=0)
+        bo = t4o[:, :, None] * np.swapaxes(C, 1, 2)[:, :, : K - 1]
+        v2 = v2 - np.einsum("tki,tk->ik", bo, t4o * t3o)
+        V = V + np.einsum("tki,tkj,tk->ij", bo, bo, t3o)
+    Cend = C[-1][: K - 1, :]  # C_ik, i <= K-1
+    V = V + (Cend * v3[None, :]) @ Cend.T + Cend @ v2.T + v2 @ Cend.T
+    return score[: K - 1], V
+
+
+def _rank(V: np.ndarray, tol: float = 1e-7) -> int:
+    """Rank as R's qr() (LINPACK dqrdc2 limited pivoting, tol 1e-7) decides it."""
+    if V.size == 0:
+        return 0
+    from micromet.design import aliased_columns
+
+    return V.shape[1] - len(aliased_columns(V, intercept=False, tol=tol))
+
+
+def _gray_core(t, e, g, ngroups, strata_codes, cause, rho) -> GrayTestResult:
+    K = ngroups
+    s = np.zeros(K - 1)
+    V = np.zeros((K - 1, K - 1))
+    for st in np.unique(strata_codes):
+        m = strata_codes == st
+        ss, vv = _gray_stratum(t[m], e[m], g[m], K, cause, rho)
+        s += ss
+        V += vv
+    df = K - 1
+    if not np.all(np.isfinite(V)) or _rank(V) < df:
+        stat = -1.0
+    else:
+        stat = float(s @ np.linalg.solve(V, s))
+    p = float(1.0 - stats.chi2.cdf(stat, df)) if stat >= 0 else 1.0
+    return GrayTestResult(statistic=stat, df=df, p_value=p, cause=cause, score=s, variance=V)
+
+
+def _gray_table(t, e, g, K, causes, data, strata, order, rho) -> pd.DataFrame:
+    if strata is None:
+        sc = np.zeros(len(t), dtype=np.int64)
+    else:
+        sc = _labels(data, strata)[0][order]
+    res = [_gray_core(t, e, g, K, sc, c, rho) for c in causes]
+    return pd.DataFrame(
+        {"stat": [r.statistic for r in res], "pv": [r.p_value for r in res],
+         "df": [r.df for r in res]},
+        index=pd.Index(causes, name="cause"),
+    )
+
+
+def _gray_inputs(data, duration, event, group, strata):
+    t = _times(data, duration)
+    e = _events(data, event)
+    g, glevels = _labels(data, group)
+    sc = _labels(data, strata)[0] if strata is not None else np.zeros(len(t), dtype=np.int64)
+    order = np.argsort(t, kind="stable")
+    return t[order], e[order], g[order], sc[order], glevels
+
+
+def gray_test(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    group: str,
+    cause: int = 1,
+    strata: str | None = None,
+    rho: float = 0.0,
+) -> GrayTestResult:
+    """Gray's K-sample test for the cumulative incidence of ``cause`` (``cmprsk::cuminc`` Tests).
+
+    K groups (df = K - 1), strata summed, weight (1 - F(t-))^rho. A singular variance gives
+    statistic -1 and p = 1, as R reports it. p = 1 - pchisq(stat, K - 1) as in R.
+    """
+    t, e, g, sc, glevels = _gray_inputs(data, duration, event, group, strata)
+    if len(glevels) < 2:
+        raise InputError("Gray's test needs at least two groups", column=group)
+    return _gray_core(t, e, g, len(glevels), sc, int(cause), rho)
+
+
+def gray_tests(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    group: str,
+    strata: str | None = None,
+    rho: float = 0.0,
+) -> pd.DataFrame:
+    """Gray's test for every cause, like ``cuminc(...)$Tests``: index cause; columns stat, pv, df."""
+    t, e, g, sc, glevels = _gray_inputs(data, duration, event, group, strata)
+    if len(glevels) < 2:
+        raise InputError("Gray's test needs at least two groups", column=group)
+    causes = sorted(int(c) for c in np.unique(e[e != 0]))
+    res = [_gray_core(t, e, g, len(glevels), sc, c, rho) for c in causes]
+    return pd.DataFrame(
+        {"stat": [r.statistic for r in res], "pv": [r.p_value for r in res],
+         "df": [r.df for r in res]},
+        index=pd.Index(causes, name="cause"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Fine-Gray regression (cmprsk::crr)
+# --------------------------------------------------------------------------------------------
+
+
+class _FGData:
+    """Sorted data and the censoring distribution, fixed across Newton iterations.
+
+    Rows are sorted by time (stably). ``blk`` is the distinct-time index of each row. ``G_left``
+    is Ĝ(T_i-) of crr (Ĝ(0) for T_i = 0), the censoring Kaplan-Meier with failures of any cause
+    counted at risk at their own time (METHODS 2.2).
+    """
+
+    def __init__(self, t: np.ndarray, eps: np.ndarray, Z: np.ndarray):
+        self.n, self.p = Z.shape
+        self.t = t
+        self.eps = eps  # 1 cause of interest, 0 censored, 2 competing
+        self.Z = Z
+        ut, start, counts = np.unique(t, return_index=True, return_counts=True)
+        self.ut = ut
+        self.start = start
+        self.blk = np.repeat(np.arange(len(ut)), counts)
+        n_at = (self.n - start).astype(float)  # T >= u
+        cens = np.add.reduceat((eps == 0).astype(float), start)
+        self.n_at = n_at
+        self.cens = cens
+        G = np.cumprod(1.0 - cens / n_at)  # Ĝ(u) at each distinct time
+        G_minus = np.concatenate(([1.0], G[:-1]))  # Ĝ(u-)
+        if len(ut) and ut[0] == 0:
+            G_minus[0] = G[0]  # crr evaluates T = 0 at 0, not at 0-
+        self.G_time = G_minus  # per distinct time
+        self.G_left = G_minus[self.blk]
+        fail = np.add.reduceat((eps == 1).astype(float), start)
+        self.fail_blk = np.flatnonzero(fail > 0)  # distinct times with a cause-of-interest event
+        self.d = fail[self.fail_blk]
+        self.comp = eps == 2
+        self.is_fail = eps == 1
+        self.zsum_fail = Z[self.is_fail].sum(axis=0)
+        # prefix helper: for each distinct time, number of failure times <= it
+        self.nf_le = np.searchsorted(self.ut[self.fail_blk], self.ut, side="right")
+
+    # running sums -----------------------------------------------------------------------
+    def block_sums(self, x: np.ndarray) -> np.ndarray:
+        """Sum of ``x`` (rows) within each distinct time (rows are sorted)."""
+        return np.add.reduceat(x, self.start, axis=0)
+
+    def risk_sums(self, r: np.ndarray, rz: np.ndarray):
+        """S0 and S1 at the failure times (METHODS 5): tail sums over T >= t plus Ĝ(t-) times
+        the prefix sum of r/Ĝ(T-) over competing events strictly before t."""
+        b0 = self.block_sums(r)
+        b1 = self.block_sums(rz)
+        tail0 = np.cumsum(b0[::-1])[::-1]
+        tail1 = np.cumsum(b1[::-1], axis=0)[::-1]
+        cw = np.where(self.comp, r / self.G_left, 0.0)
+        c0 = np.concatenate(([0.0], np.cumsum(self.block_sums(cw))))  # [k] = sum over blocks < k
+        c1 = np.vstack([np.zeros((1, self.p)),
+                        np.cumsum(self.block_sums(cw[:, None] * self.Z), axis=0)])
+        fb = self.fail_blk
+        Gt = self.G_time[fb]
+        S0 = tail0[fb] + Gt * c0[fb]
+        S1 = tail1[fb] + Gt[:, None] * c1[fb]
+        return S0, S1
+
+    def row_weights(self, coef_time: np.ndarray) -> np.ndarray:
+        """For each row i, Σ_k w_i(t_k) c_k over failure times k for a per-failure-time array
+        ``c`` (shape (m,) or (m, q)): prefix sum over t_k <= T_i, plus for competing rows
+        Σ_{t_k > T_i} Ĝ(t_k-) c_k / Ĝ(T_i-)."""
+        c = coef_time
+        Gt = self.G_time[self.fail_blk]
+        zero = np.zeros((1,) + c.shape[1:])
+        pre = np.concatenate([zero, np.cumsum(c, axis=0)])  # [j] = sum of first j
+        gc = c * (Gt if c.ndim == 1 else Gt[:, None])
+        suf = np.concatenate([np.cumsum(gc[::-1], axis=0)[::-1], zero])  # [j] = sum from j on
+        j = self.nf_le[self.blk]  # failures with t_k <= T_i
+        out = pre[j]
+        extra = suf[j]
+        if c.ndim == 1:
+            out = out + np.where(self.comp, extra / self.G_left, 0.0)
+        else:
+            out = out + np.where(self.comp[:, None], extra / self.G_left[:, None], 0.0)
+        return out
+
+
+def _fg_eval(D: _FGData, beta: np.ndarray, need: str = "all"):
+    """-loglik, -score and information at beta (METHODS 2.4), in O(n p^2)."""
+    eta = D.Z @ beta
+    shift = float(eta.max()) if len(eta) else 0.0
+    r = np.exp(eta - shift)
+    S0, S1 = D.risk_sums(r, r[:, None] * D.Z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loglik = float(eta[D.is_fail].sum() - (D.d * (np.log(S0) + shift)).sum())
+    if need == "f":
+        return -loglik, None, None, None
+    zbar = S1 / S0[:, None]
+    score = D.zsum_fail - (D.d[:, None] * zbar).sum(axis=0)
+    # information: Σ_k d_k S2_k/S0_k - Σ_k d_k zbar zbar' with Σ_k d_k S2_k/S0_k = Z' diag(r a) Z
+    a = D.row_weights(D.d / S0)
+    wz = D.Z * (r * a)[:, None]
+    info = D.Z.T @ wz - (zbar * D.d[:, None]).T @ zbar
+    return -loglik, -score, info, (r, S0, S1, zbar)
+
+
+def _fg_variance(D: _FGData, beta: np.ndarray, info: np.ndarray, parts) -> np.ndarray:
+    """crr's sandwich Ω⁻¹ Σ(η+ψ)(η+ψ)' Ω⁻¹ with the censoring term ψ (METHODS 2.6), O(n p)."""
+    r, S0, S1, zbar = parts
+    Z = D.Z
+    d = D.d
+    # eta_i
+    own = np.zeros_like(Z)
+    fail_rows = D.is_fail
+    zbar_row = zbar[np.searchsorted(D.fail_blk, D.blk[fail_rows])]
+    own[fail_rows] = Z[fail_rows] - zbar_row
+    a0 = D.row_weights(d / S0)
+    a1 = D.row_weights(d[:, None] * zbar / S0[:, None])
+    eta = own - r[:, None] * (Z * a0[:, None] - a1)
+    # psi_i
+    Gt = D.G_time[D.fail_blk]
+    g0 = d * Gt / S0  # per failure time
+    g1 = (d * Gt / S0)[:, None] * zbar
+    # suffix sums over failure times t_k >= u, for every distinct time u
+    m = len(d)
+    suf0 = np.concatenate([np.cumsum(g0[::-1])[::-1], [0.0]])
+    suf1 = np.vstack([np.cumsum(g1[::-1], axis=0)[::-1], np.zeros((1, D.p))])
+    first_ge = np.searchsorted(D.ut[D.fail_blk], D.ut, side="left")  # first k with t_k >= u
+    cw = np.where(D.comp, r / D.G_left, 0.0)
+    P0 = np.concatenate(([0.0], np.cumsum(D.block_sums(cw))))[:-1]  # comp with T < u
+    P1 = np.vstack([np.zeros((1, D.p)), np.cumsum(D.block_sums(cw[:, None] * Z), axis=0)])[:-1]
+    q = P1 * suf0[first_ge][:, None] - P0[:, None] * suf1[first_ge]  # per distinct time u
+    del m
+    pi = D.n_at
+    cterm = (D.cens / pi**2)[:, None] * q
+    cum = np.cumsum(cterm, axis=0)  # Σ_{u <= T}
+    psi = -cum[D.blk]
+    cens_rows = D.eps == 0
+    psi[cens_rows] += (q / pi[:, None])[D.blk[cens_rows]]
+    u = eta + psi
+    sigma = u.T @ u
+    inv = np.linalg.inv(info)
+    return inv @ sigma @ inv
+
+
+@dataclass
+class _Fit:
+    coef: np.ndarray
+    loglik: float
+    loglik_null: float
+    score: np.ndarray
+    info: np.ndarray
+    converged: bool
+    n_iter: int
+    path: list
+    parts: tuple
+    message: str = ""
+
+
+def _newton(D: _FGData, init: np.ndarray, gtol: float, maxiter: int) -> _Fit:
+    """crr's Newton-Raphson: convergence test before the step, Armijo backtracking (METHODS 2.5)."""
+    b = init.astype(float).copy()
+    converged = False
+    path = []
+    loglik_null = -_fg_eval(D, np.zeros(D.p), need="f")[0]
+    message = ""
+    ll = 0
+    for ll in range(maxiter + 1):
+        f, g, H, parts = _fg_eval(D, b)
+        path.append(b.copy())
+        if np.max(np.abs(g) * np.maximum(np.abs(b), 1.0)) < max(abs(f), 1.0) * gtol:
+            converged = True
+            break
+        if ll == maxiter:
+            message = f"did not converge in {maxiter} iterations"
+            break
+        try:
+            s = -np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            message = "singular information matrix"
+            break
+        if not np.all(np.isfinite(s)):
+            message = "singular information matrix"
+            break
+        bn = b + s
+        fn = _fg_eval(D, bn, need="f")[0]
+        slope = float(np.sum(s * g))
+        halvings = 0
+        ok = True
+        while not np.isfinite(fn) or fn > f + 1e-4 * slope:
+            halvings += 1
+            if halvings > 20:
+                ok = False
+                break
+            s = s / 2.0
+            bn = b + s
+            fn = _fg_eval(D, bn, need="f")[0]
+        if not ok:
+            message = "step halving failed (20 halvings)"
+            break
+        b = bn
+    return _Fit(coef=b, loglik=-f, loglik_null=loglik_null, score=-g, info=H,
+                converged=converged, n_iter=ll, path=path, parts=parts, message=message)
+
+
+@dataclass
+class FineGrayResult:
+    """A Fine-Gray model (``cmprsk::crr``).
+
+    ``table``: index = term; columns coef, se, hr, lower, upper, p (95% CI; p = 2(1 - Φ(|z|)) as
+    crr), with NaN rows for terms that could not be estimated (reason in ``not_estimable``).
+    ``var``, ``info``, ``score`` are over the fitted terms (``terms``). ``uftime`` and ``bfitj`` are
+    the distinct cause-of-interest event times and the Breslow jumps of the baseline cumulative
+    subdistribution hazard (crr's ``uftime``/``bfitj``); ``path`` the coefficients after each
+    Newton step (``path[0]`` = start).
+    """
+
+    table: pd.DataFrame
+    coef: pd.Series
+    var: pd.DataFrame
+    loglik: float
+    loglik_null: float
+    converged: bool
+    n_iter: int
+    score: np.ndarray
+    info: np.ndarray
+    uftime: np.ndarray
+    bfitj: np.ndarray
+    path: list
+    cause: int
+    n: int
+    n_events: int
+    n_competing: int
+    n_censored: int
+    terms: list
+    not_estimable: dict
+    dropped: dict
+    design: Design = field(repr=False)
+    message: str = ""
+
+    @property
+    def pseudo_lrt(self) -> float:
+        """-2 (loglik_null - loglik), crr's "pseudo likelihood ratio test" on len(terms) df."""
+        return -2.0 * (self.loglik_null - self.loglik)
+
+
+Z975 = stats.norm.ppf(0.975)
+
+
+def _wald_table(terms_all, coef: dict, se: dict) -> pd.DataFrame:
+    rows = []
+    for term in terms_all:
+        b = coef.get(term, np.nan)
+        s = se.get(term, np.nan)
+        z = b / s if np.isfinite(b) and np.isfinite(s) and s > 0 else np.nan
+        p = 2.0 * (1.0 - stats.norm.cdf(abs(z))) if np.isfinite(z) else np.nan
+        rows.append({"coef": b, "se": s, "hr": np.exp(b), "lower": np.exp(b - Z975 * s),
+                     "upper": np.exp(b + Z975 * s), "p": p})
+    return pd.DataFrame(rows, index=pd.Index(list(terms_all), name="term"),
+                        columns=["coef", "se", "hr", "lower", "upper", "p"])
+
+
+DIVERGENCE_LIMIT = 20.0  # |coef| beyond this (HR > 4.8e8) is a run-off, not an estimate
+
+
+def fine_gray(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates: list[str],
+    *,
+    cause: int = 1,
+    gtol: float = 1e-6,
+    maxiter: int = 10,
+    init=None,
+    variance: bool = True,
+) -> FineGrayResult:
+    """Fine-Gray proportional subdistribution hazards model, agreeing with ``cmprsk::crr``.
+
+    ``crr(ftime, fstatus, cov1 = model matrix of covariates, failcode = cause, cencode = 0,
+    gtol, maxiter, init)``: same weights, same Newton path and stopping rule, same sandwich variance
+    (METHODS 2), computed in O(n log n). Covariates go through ``micromet.design.design_matrix``
+    (categorical columns expanded to ``col[level]``; constant or aliased terms dropped and reported
+    in ``dropped``). Binary terms whose level has no event of ``cause`` (or all of them), and terms
+    whose coefficient runs off to infinity, are reported as "not estimable: ..." (NaN row, message
+    in ``not_estimable``, a ``NotEstimableWarning``) and the model is fitted without them.
+    """
+    t = _times(data, duration)
+    e = _events(data, event)
+    cause = int(cause)
+    if not np.any(e == cause):
+        raise InputError(f"no events of cause {cause} in the data", column=event)
+    des = design_matrix(data, list(covariates))
+    X = des.X
+    not_est = monotone_terms(X, e == cause)
+    terms = [c for c in X.columns if c not in not_est]
+    order = np.argsort(t, kind="stable")
+    eps = np.where(e == cause, 1, np.where(e == 0, 0, 2))[order]
+    ts = t[order]
+
+    def fit(terms_now):
+        Z = X[terms_now].to_numpy(dtype=float)[order] if terms_now else np.zeros((len(ts), 0))
+        D = _FGData(ts, eps, Z)
+        b0 = np.zeros(len(terms_now)) if init is None else _init_for(init, X.columns, terms_now)
+        return D, _newton(D, b0, gtol, maxiter)
+
+    D, res = fit(terms)
+    # divergence: a coefficient running off to infinity is not an estimate
+    for _ in range(len(terms)):
+        if res.converged or not len(terms):
+            break
+        run_off = [tm for tm, b in zip(terms, res.coef) if abs(b) > DIVERGENCE_LIMIT]
+        if not run_off:
+            break
+        for tm in run_off:
+            not_est[tm] = (f"not estimable: the coefficient diverges (|coef| > {DIVERGENCE_LIMIT:g}"
+                           " without convergence; monotone likelihood)")
+        terms = [tm for tm in terms if tm not in run_off]
+        D, res = fit(terms)
+    for tm, why in not_est.items():
+        warnings.warn(f"Fine-Gray, cause {cause}: {tm}: {why}", NotEstimableWarning, stacklevel=2)
+    if not res.converged:
+        warnings.warn(f"Fine-Gray, cause {cause}: {res.message}", RuntimeWarning, stacklevel=2)
+
+    p = len(terms)
+    if variance and p:
+        try:
+            V = _fg_variance(D, res.coef, res.info, res.parts)
+        except np.linalg.LinAlgError:
+            V = np.full((p, p), np.nan)
+    else:
+        V = np.full((p, p), np.nan)
+    se = np.sqrt(np.diag(V)) if p else np.zeros(0)
+    coef = dict(zip(terms, res.coef))
+    table = _wald_table(list(X.columns), coef, dict(zip(terms, se)))
+    # Breslow jumps of the baseline cumulative subdistribution hazard at the fitted coefficients
+    r_parts = res.parts
+    S0 = r_parts[1]
+    eta_shift = float((D.Z @ res.coef).max()) if D.n else 0.0
+    bfitj = D.d / (S0 * np.exp(eta_shift))
+    return FineGrayResult(
+        table=table,
+        coef=pd.Series(res.coef, index=terms, name="coef"),
+        var=pd.DataFrame(V, index=terms, columns=terms),
+        loglik=res.loglik,
+        loglik_null=res.loglik_null,
+        converged=res.converged,
+        n_iter=res.n_iter,
+        score=res.score,
+        info=res.info,
+        uftime=D.ut[D.fail_blk],
+        bfitj=bfitj,
+        path=res.path,
+        cause=cause,
+        n=len(t),
+        n_events=int((e == cause).sum()),
+        n_competing=int(((e != cause) & (e != 0)).sum()),
+        n_censored=int((e == 0).sum()),
+        terms=terms,
+        not_estimable=not_est,
+        dropped=des.dropped,
+        design=des,
+        message=res.message,
+    )
+
+
+def _init_for(init, all_terms, terms_now) -> np.ndarray:
+    if isinstance(init, dict | pd.Series):
+        return np.array([float(init.get(t, 0.0)) for t in terms_now])
+    arr = np.asarray(init, dtype=float)
+    if arr.shape != (len(all_terms),):
+        raise InputError(f"init must have one value per term ({len(all_terms)}), not {arr.shape}")
+    idx = [list(all_terms).index(t) for t in terms_now]
+    return arr[idx]
+
+
+def _newdata_matrix(result: FineGrayResult, newdata: pd.DataFrame) -> np.ndarray:
+    des = result.design
+    cols = []
+    for term in result.terms:
+        cov = des.covariate_of[term]
+        if cov not in newdata.columns:
+            raise InputError("covariate missing from newdata", column=cov)
+        if cov == term and cov not in des.levels:
+            vals = pd.to_numeric(newdata[cov], errors="coerce").to_numpy(dtype=float)
+            _first_bad(newdata[cov], ~np.isfinite(vals), cov, "not a finite number")
+            cols.append(vals)
+        else:
+            level = next(lv for lv in des.levels[cov] if term_name(cov, lv) == term)
+            s = newdata[cov]
+            unknown = ~s.isin(des.levels[cov]).to_numpy()
+            _first_bad(s, unknown, cov, "level not seen when fitting the model")
+            cols.append((s.to_numpy() == level).astype(float))
+    return np.column_stack(cols) if cols else np.zeros((len(newdata), 0))
+
+
+def predict_cif(result: FineGrayResult, newdata) -> pd.DataFrame:
+    """Cumulative incidence of the cause from the model, as ``predict.crr``.
+
+    CIF(t) = 1 - exp(-exp(z'β) Σ_{t_k <= t} bfitj_k) at the distinct event times ``uftime``.
+    ``newdata``: a DataFrame (or dict of values) with the covariates. Returns a DataFrame with index
+    time and one column per row of ``newdata`` (its index labels).
+    """
+    if isinstance(newdata, dict):
+        newdata = pd.DataFrame({k: np.atleast_1d(v) for k, v in newdata.items()})
+    Z = _newdata_matrix(result, newdata)
+    lp = Z @ result.coef.to_numpy()
+    cum = np.cumsum(result.bfitj)
+    cif = 1.0 - np.exp(-np.outer(cum, np.exp(lp)))
+    return pd.DataFrame(cif, index=pd.Index(result.uftime, name="time"), columns=newdata.index)
+
+
+# --------------------------------------------------------------------------------------------
+# uni- and multivariable tables
+# --------------------------------------------------------------------------------------------
+
+
+def fine_gray_table(
+    data: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates: list[str],
+    cause: int = 1,
+    multivariable: str | list[str] | None = None,
+    *,
+    digits: int = 2,
+) -> pd.DataFrame:
+    """Univariable and multivariable Fine-Gray models side by side, like a paper's Table 4.
+
+    Each covariate is fitted alone (univariable); the multivariable model has all ``covariates``
+    (``multivariable=None``), only those with a univariable p < 0.05 in any of their terms
+    (``"p<0.05"``, or another threshold written the same way), or a given list. Returns the table
+    formatted by :func:`micromet.survival.format_cox_table` when it exists (else a compatible
+    one): one row per term and reference level, "HR (95% CI)" and p for each model.
+    """
+    uni = []
+    for cov in covariates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotEstimableWarning)
+            res = fine_gray(data, duration, event, [cov], cause=cause)
+        uni.append(res)
+    uni_table = pd.concat([r.table for r in uni])
+    if multivariable is None:
+        multi_covs = list(covariates)
+    elif isinstance(multivariable, str):
+        text = multivariable.replace(" ", "")
+        if not text.startswith("p<"):
+            raise InputError(f"multivariable must be None, 'p<0.05' or a list, not {multivariable!r}")
+        alpha = float(text[2:])
+        multi_covs = [cov for cov, r in zip(covariates, uni) if (r.table["p"] < alpha).any()]
+    else:
+        multi_covs = list(multivariable)
+    multi = fine_gray(data, duration, event, multi_covs, cause=cause) if multi_covs else None
+    multi_table = multi.table if multi is not None else None
+    notes = {}
+    for r in uni + ([multi] if multi is not None else []):
+        notes.update(r.not_estimable)
+    design = design_matrix(data, list(covariates), check_aliasing=False)
+    return _format_table(uni_table, multi_table, design, notes, digits)
+
+
+def _format_table(uni, multi, design: Design, notes: dict, digits: int) -> pd.DataFrame:
+    try:
+        from micromet.survival import format_cox_table  # type: ignore[attr-defined]
+    except ImportError:
+        format_cox_table = None
+    if format_cox_table is not None:
+        try:
+            return format_cox_table(uni, multi, design=design, notes=notes, digits=digits)
+        except TypeError:
+            pass
+    return _own_format_table(uni, multi, design, notes, digits)
+
+
+def _fmt_hr(row, digits: int) -> str:
+    if not np.isfinite(row["coef"]):
+        return "not estimable"
+    return f"{row['hr']:.{digits}f} ({row['lower']:.{digits}f}-{row['upper']:.{digits}f})"
+
+
+def _fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return ""
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}"
+
+
+def _own_format_table(uni, multi, design: Design, notes: dict, digits: int) -> pd.DataFrame:
+    rows = []
+    index = []
+    for cov in dict.fromkeys(design.covariate_of.values()):
+        terms = [t for t in design.all_terms if design.covariate_of[t] == cov]
+        if cov in design.reference:
+            index.append((cov, str(design.reference[cov])))
+            rows.append({"univariable HR (95% CI)": "1 (reference)", "univariable p": "",
+                         "multivariable HR (95% CI)": "1 (reference)" if multi is not None
+                         and any(t in multi.index for t in terms) else "",
+                         "multivariable p": ""})
+        for term in terms:
+            level = term[len(cov) + 1: -1] if term != cov else ""
+            index.append((cov, level))
+            row = {}
+            if term in uni.index:
+                row["univariable HR (95% CI)"] = _fmt_hr(uni.loc[term], digits)
+                row["univariable p"] = _fmt_p(uni.loc[term, "p"])
+            else:
+                row["univariable HR (95% CI)"] = "dropped"
+                row["univariable p"] = ""
+            if multi is not None and term in multi.index:
+                row["multivariable HR (95% CI)"] = _fmt_hr(multi.loc[term], digits)
+                row["multivariable p"] = _fmt_p(multi.loc[term, "p"])
+            else:
+                row["multivariable HR (95% CI)"] = ""
+                row["multivariable p"] = ""
+            rows.append(row)
+    out = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["covariate", "level"]))
+    out.attrs["notes"] = dict(notes)
+    return out
