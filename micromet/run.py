@@ -1,0 +1,215 @@
+"""``micromet run``: execute a study's chapters with papermill, atomically.
+
+``run_study`` validates the study (``micromet.study``), executes ``notebooks/<chapter>.ipynb`` in
+the order the study lists them (kernel ``python3``, parameters ``study`` and ``output_dir``, the
+kernel's working directory being the output folder), hides the injected-parameters cell from the
+book (tag ``remove-cell``), strips papermill's volatile metadata, writes ``results.json``, and only
+then moves the whole folder to ``book/<study>/`` (or ``out``). If any chapter fails, nothing is
+moved and the previous output is left as it was.
+
+The output is byte-for-byte the same for the same study file and seed: sorted keys, fixed cell
+ids, rounded floats, no timestamps or paths.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+
+from micromet.errors import InputError, MicrometError
+from micromet.study import NOTEBOOKS_DIR, REPO_ROOT, Study, load_study
+
+KERNEL = "python3"
+RESULTS_FILE = "results.json"
+SUMMARIES_DIR = "summaries"
+FLOAT_DIGITS = 6  # significant digits of the floats in results.json
+
+
+class ChapterFailed(MicrometError):
+    """A chapter raised while executing; ``notebook`` is the partial output, kept for reading."""
+
+    def __init__(self, chapter: str, message: str, notebook: Path | None = None):
+        self.chapter = chapter
+        self.notebook = notebook
+        super().__init__(f"chapter {chapter} failed: {message}")
+
+
+def default_output_dir(study: Study) -> Path:
+    return REPO_ROOT / "book" / study.name
+
+
+def run_study(
+    study: Study | str | Path,
+    *,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    overrides: list[str] | dict | None = None,
+    notebooks_dir: str | Path = NOTEBOOKS_DIR,
+    log: Callable[[str], None] | None = None,
+    execution_timeout: int | None = 1800,
+) -> Path:
+    """Execute every chapter of ``study`` and move the outputs to ``out``; return ``out``."""
+    if not isinstance(study, Study):
+        study = load_study(study, overrides, data=data)
+    elif overrides or data is not None:
+        raise InputError("pass overrides and data with a study file, not with a built Study")
+    log = log or _print
+    notebooks_dir = Path(notebooks_dir)
+    out = Path(out).expanduser().resolve() if out is not None else default_output_dir(study)
+    templates = []
+    for chapter in study.chapters:
+        path = notebooks_dir / f"{chapter}.ipynb"
+        if not path.exists():
+            raise InputError(f"chapter '{chapter}' has no notebook {path}", file=study.file,
+                             column="chapters", value=chapter)
+        templates.append((chapter, path))
+
+    import papermill  # imported here: `micromet --help` stays fast
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.run-", dir=out.parent))
+    parameters = {"study": study.to_dict(), "output_dir": "."}
+    log(f"micromet run {study.name}: {len(templates)} chapters, source {study.source}")
+    started = time.perf_counter()
+    try:
+        for number, (chapter, template) in enumerate(templates, start=1):
+            target = work / f"{chapter}.ipynb"
+            t0 = time.perf_counter()
+            try:
+                papermill.execute_notebook(
+                    str(template), str(target), parameters=parameters, kernel_name=KERNEL,
+                    progress_bar=False, log_output=False, cwd=str(work),
+                    execution_timeout=execution_timeout,
+                )
+            except papermill.PapermillExecutionError as exc:
+                kept = _keep_failed(target, out)
+                log(f"  [{number}/{len(templates)}] {chapter:<24} FAILED after "
+                    f"{time.perf_counter() - t0:.1f} s")
+                where = f" (executed notebook kept at {kept})" if kept else ""
+                raise ChapterFailed(chapter, f"{exc.ename}: {exc.evalue}{where}", kept) from exc
+            clean_notebook(target)
+            log(f"  [{number}/{len(templates)}] {chapter:<24} {time.perf_counter() - t0:6.1f} s")
+        write_results(work, study)
+        _replace_dir(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log(f"wrote {out} in {time.perf_counter() - started:.1f} s")
+    return out
+
+
+# ---- notebook clean-up --------------------------------------------------------------------------
+
+
+def clean_notebook(path: str | Path) -> None:
+    """Hide the injected-parameters cell and strip volatile metadata, in place."""
+    path = Path(path)
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": KERNEL}
+    for index, cell in enumerate(nb.cells):
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        tags = list(cell.metadata.get("tags", []))
+        if "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+            cell.metadata["tags"] = tags
+            cell["id"] = "injected-parameters"
+        elif not cell.get("id"):
+            cell["id"] = f"cell-{index}"
+        for output in cell.get("outputs", []):
+            output.get("metadata", {}).pop("papermill", None)
+    nbformat.write(nb, str(path))
+
+
+# ---- results.json -------------------------------------------------------------------------------
+
+
+def collect_results(output_dir: str | Path, study: Study | None = None) -> dict:
+    """Merge the chapters' summaries (``summaries/*.json``) into one mapping, floats rounded."""
+    folder = Path(output_dir) / SUMMARIES_DIR
+    results: dict = {}
+    if study is not None:
+        results["study"] = {"name": study.name, "source": study.source,
+                            "synthetic": study.synthetic, "seed": study.seed,
+                            "chapters": list(study.chapters)}
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        results[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+    return round_floats(results)
+
+
+def write_results(output_dir: str | Path, study: Study | None = None) -> Path:
+    """Write ``results.json`` (sorted keys, rounded floats, no timestamps) into ``output_dir``."""
+    path = Path(output_dir) / RESULTS_FILE
+    path.write_text(dumps(collect_results(output_dir, study)), encoding="utf-8")
+    return path
+
+
+def dumps(obj) -> str:
+    """The deterministic JSON text of ``obj`` (what results.json and the summaries hold)."""
+    return json.dumps(round_floats(obj), sort_keys=True, indent=2, ensure_ascii=False,
+                      allow_nan=False) + "\n"
+
+
+def round_floats(obj, digits: int = FLOAT_DIGITS):
+    """Floats to ``digits`` significant digits; NaN and infinities to strings (valid JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [round_floats(v, digits) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
+        return obj
+    if hasattr(obj, "item"):  # numpy scalar
+        return round_floats(obj.item(), digits)
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return "NaN"
+        if math.isinf(obj):
+            return "Inf" if obj > 0 else "-Inf"
+        if obj == 0:
+            return 0.0
+        return float(f"{obj:.{digits}g}")
+    return str(obj)
+
+
+# ---- atomic move --------------------------------------------------------------------------------
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``; the previous ``target`` is removed only after the swap."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_failed(notebook: Path, out: Path) -> Path | None:
+    """Copy a failed chapter to the temporary directory (outside the book) for reading."""
+    if not notebook.exists():
+        return None
+    kept = Path(tempfile.gettempdir()) / f"micromet-failed-{out.name}-{notebook.name}"
+    shutil.copyfile(notebook, kept)
+    return kept
+
+
+def _print(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,416 @@
+"""Typed, validated study parameters: one YAML file per study or variant (``studies/*.yml``).
+
+A study file holds every choice an analysis makes (source, years, criteria, exposure, covariates,
+matching, outcomes, model selection, small-cell threshold, seed, the chapters to run) and, under
+``published``, the numbers of the paper it reproduces. ``load_study`` reads it, applies
+``--set key=value`` overrides (dotted keys, values parsed as YAML scalars) and returns a frozen
+``Study``. An unknown key, a missing required key or a value of the wrong type raises
+``InputError`` naming the key and the file, before anything is computed.
+
+``Study.to_dict()`` is what ``micromet run`` injects into each notebook (parameter ``study``);
+``Study.from_dict`` turns it back into a ``Study`` inside the notebook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+import yaml
+
+from micromet.errors import InputError
+
+SYNTHETIC_SCHEME = "synthetic"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STUDIES_DIR = REPO_ROOT / "studies"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The exposure (group) compared: ``column`` with a ``reference`` and an ``exposed`` level."""
+
+    column: str
+    reference: str
+    exposed: str
+    label: str = "Group"
+    levels: list[str] = field(default_factory=list)  # all levels kept, reference first
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Inclusion and exclusion criteria, by the names ``micromet.cohort`` knows."""
+
+    criteria: list[str]
+    years: list[int] = field(default_factory=list)  # [first, last] year of diagnosis
+    age_min: int | None = None
+    age_max: int | None = None
+    grade_variable: str | None = None  # SEER column used for grade
+
+
+@dataclass(frozen=True)
+class TableOne:
+    """Variables of the descriptive tables (Table 1 before matching, Table 2 after)."""
+
+    continuous: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Propensity-score matching as MatchIt's ``method = "nearest"``."""
+
+    enabled: bool = True
+    method: str = "nearest"
+    ratio: int = 1
+    caliper: float | None = None
+    std_caliper: bool = True
+    replace: bool = False
+    m_order: str = "largest"
+    distance: str = "linear_logit"
+    covariates: list[str] | None = None  # None: the study's covariates
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A time-to-event outcome. ``cause`` set: competing risks (event codes 0, cause, competing)."""
+
+    label: str
+    time: str
+    event: str
+    cause: int | None = None
+    competing: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Models:
+    """Regression choices: ties, and the univariable screen that selects multivariable terms."""
+
+    ties: str = "efron"
+    selection: str = "univariable_p"  # keep covariates with a univariable p below selection_p
+    selection_p: float = 0.05
+    force_exposure: bool = True  # the exposure always enters the multivariable model
+    cluster: str | None = None  # None, or "subclass" for matched-set robust variances
+    horizon_months: list[float] = field(default_factory=list)  # times for survival_at / CIF
+
+
+@dataclass(frozen=True)
+class Governance:
+    """Data-use rules: counts 1 .. min_cell-1 are masked when the source is real."""
+
+    min_cell: int = 11
+
+
+@dataclass(frozen=True)
+class Study:
+    """Every parameter of one analysis. Built by ``load_study``; immutable."""
+
+    name: str
+    title: str
+    source: str
+    seed: int
+    chapters: list[str]
+    exposure: Exposure
+    covariates: list[str]
+    outcomes: dict[str, Outcome]
+    cohort: Cohort | None = None
+    table_one: TableOne = field(default_factory=TableOne)
+    matching: Matching = field(default_factory=lambda: Matching(enabled=False))
+    models: Models = field(default_factory=Models)
+    governance: Governance = field(default_factory=Governance)
+    labels: dict[str, str] = field(default_factory=dict)  # column -> label shown in tables
+    data: dict[str, Any] = field(default_factory=dict)  # how to read the source (e.g. a CSV mapping)
+    options: dict[str, Any] = field(default_factory=dict)  # study-specific chapter options
+    citation: str = ""
+    published: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None  # the YAML the study came from (provenance; not a choice)
+
+    # ---- derived ---------------------------------------------------------------------------
+    @property
+    def synthetic(self) -> bool:
+        """True when the source is generated (``synthetic://...``), not a real export."""
+        return self.source.startswith(SYNTHETIC_SCHEME + "://")
+
+    @property
+    def synthetic_spec(self) -> tuple[str, dict[str, str]]:
+        """``synthetic://seer_m0i?seed=1&n=100`` -> ("seer_m0i", {"seed": "1", "n": "100"})."""
+        if not self.synthetic:
+            raise InputError("the source is not synthetic", file=self.file, column="source",
+                             value=self.source)
+        url = urlparse(self.source)
+        return url.netloc, dict(parse_qsl(url.query))
+
+    @property
+    def matching_covariates(self) -> list[str]:
+        return list(self.matching.covariates or self.covariates)
+
+    def label(self, column: str) -> str:
+        return self.labels.get(column, column)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping (JSON/YAML-safe) that ``from_dict`` accepts."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any], *, file: str | None = None) -> Study:
+        """Validate a mapping (as read from YAML or injected by papermill) into a ``Study``."""
+        if not isinstance(mapping, dict):
+            raise InputError("a study must be a mapping of key: value", file=file)
+        mapping = dict(mapping)
+        if file is not None:
+            mapping["file"] = str(file)
+        study = _build(cls, mapping, "", mapping.get("file"))
+        _check_semantics(study)
+        return study
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+
+def study_path(name_or_path: str | Path) -> Path:
+    """A YAML path as given, else ``studies/<name>.yml``."""
+    path = Path(name_or_path)
+    if path.suffix in (".yml", ".yaml") or path.exists():
+        return path
+    return STUDIES_DIR / f"{name_or_path}.yml"
+
+
+def load_study(
+    name_or_path: str | Path,
+    overrides: list[str] | dict[str, Any] | None = None,
+    *,
+    data: str | Path | None = None,
+) -> Study:
+    """Read, override and validate a study file.
+
+    ``overrides``: ``["matching.caliper=0.1", ...]`` (values parsed as YAML scalars) or a mapping
+    of dotted keys to values. ``data``: a path that replaces ``source`` (a real export).
+    """
+    path = study_path(name_or_path)
+    if not path.exists():
+        raise InputError("study file not found", file=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", file=path) from exc
+    if not isinstance(raw, dict):
+        raise InputError("a study file must be a mapping of key: value", file=path)
+    for key, value in parse_overrides(overrides).items():
+        set_dotted(raw, key, value, file=path)
+    if data is not None:
+        raw["source"] = str(Path(data).expanduser().resolve())
+    return Study.from_dict(raw, file=str(path))
+
+
+def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
+    """``["a.b=0.1", "c=true"]`` -> ``{"a.b": 0.1, "c": True}`` (YAML scalars)."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    out: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError("--set needs key=value (dotted keys, e.g. matching.caliper=0.1)",
+                             value=item)
+        try:
+            out[key] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            raise InputError(f"--set value is not a YAML scalar: {exc}", column=key,
+                             value=text) from exc
+    return out
+
+
+def set_dotted(raw: dict, key: str, value: Any, *, file=None) -> None:
+    """Set ``raw["a"]["b"] = value`` for ``key = "a.b"``; unknown keys are an error."""
+    parts = key.split(".")
+    node: Any = raw
+    cls: Any = Study
+    for depth, part in enumerate(parts):
+        hints = _hints(cls) if cls is not None else None
+        if hints is not None and part not in hints:
+            where = ".".join(parts[: depth + 1])
+            raise InputError(f"--set {key}: unknown parameter '{where}' (known: "
+                             f"{', '.join(sorted(hints))})", file=file, column=where)
+        last = depth == len(parts) - 1
+        if last:
+            node[part] = value
+            return
+        child = node.get(part)
+        if child is None:
+            child = {}
+            node[part] = child
+        if not isinstance(child, dict):
+            raise InputError(f"--set {key}: '{part}' is not a section", file=file, column=part)
+        node = child
+        cls = _dataclass_in(hints[part]) if hints is not None else None
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+
+def _hints(cls) -> dict[str, Any] | None:
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return None
+    return typing.get_type_hints(cls)
+
+
+def _dataclass_in(tp) -> Any:
+    """The dataclass inside ``tp`` (``X``, ``X | None``, ``dict[str, X]``), else None."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    for arg in typing.get_args(tp):
+        if dataclasses.is_dataclass(arg):
+            return arg
+    return None
+
+
+def _build(cls, mapping: dict, where: str, file) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        key = where + unknown[0]
+        raise InputError(f"unknown parameter '{key}' (known in this section: "
+                         f"{', '.join(sorted(fields))})", file=file, column=key)
+    kwargs = {}
+    for name, f in fields.items():
+        key = where + name
+        if name not in mapping:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise InputError(f"missing required parameter '{key}'", file=file, column=key)
+            continue
+        kwargs[name] = _convert(hints[name], mapping[name], key, file)
+    return cls(**kwargs)
+
+
+_TYPE_WORDS = {str: "text", int: "an integer", float: "a number", bool: "true/false"}
+
+
+def _describe(tp) -> str:
+    if tp in _TYPE_WORDS:
+        return _TYPE_WORDS[tp]
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "a mapping"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _describe(a) for a in typing.get_args(tp))
+    if dataclasses.is_dataclass(tp):
+        return "a section (mapping)"
+    return str(tp)
+
+
+def _convert(tp, value, key: str, file) -> Any:
+    def wrong():
+        return InputError(f"parameter '{key}' must be {_describe(tp)}, got {type(value).__name__}",
+                          file=file, column=key, value=value)
+
+    if tp is Any:
+        return value
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise wrong()
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, key, file)
+            except InputError:
+                continue
+        raise wrong()
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise wrong()
+        return _build(tp, value, key + ".", file)
+    if origin is list:
+        if not isinstance(value, list):
+            raise wrong()
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{key}[{i}]", file) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise wrong()
+        _, vt = typing.get_args(tp)
+        return {str(k): _convert(vt, v, f"{key}.{k}", file) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong()
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise wrong()
+        return value
+    raise wrong()  # pragma: no cover - a field type this module does not know
+
+
+_CHOICES = {
+    "matching.method": ("nearest",),
+    "matching.m_order": ("largest", "smallest", "random", "data"),
+    "matching.distance": ("linear_logit", "logit"),
+    "models.ties": ("efron", "breslow"),
+    "models.selection": ("univariable_p", "all", "none"),
+}
+
+
+def _check_semantics(study: Study) -> None:
+    file = study.file
+
+    def bad(key, message, value=None):
+        return InputError(f"parameter '{key}' {message}", file=file, column=key, value=value)
+
+    for key, allowed in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(study, section), name)
+        if value not in allowed:
+            raise bad(key, f"must be one of {', '.join(allowed)}", value)
+    m = study.matching
+    if m.ratio < 1:
+        raise bad("matching.ratio", "must be at least 1", m.ratio)
+    if m.caliper is not None and m.caliper <= 0:
+        raise bad("matching.caliper", "must be positive (or null for no caliper)", m.caliper)
+    if not 0 < study.models.selection_p <= 1:
+        raise bad("models.selection_p", "must be in (0, 1]", study.models.selection_p)
+    if study.governance.min_cell < 1:
+        raise bad("governance.min_cell", "must be at least 1", study.governance.min_cell)
+    if not study.chapters:
+        raise bad("chapters", "must list at least one notebook")
+    if not study.outcomes:
+        raise bad("outcomes", "must define at least one outcome")
+    for name, outcome in study.outcomes.items():
+        if outcome.cause is not None and outcome.cause in outcome.competing:
+            raise bad(f"outcomes.{name}.competing", "must not contain the cause of interest")
+    if study.cohort is not None and study.cohort.years and len(study.cohort.years) != 2:
+        raise bad("cohort.years", "must be [first, last]", study.cohort.years)
+    if study.exposure.levels and study.exposure.reference not in study.exposure.levels:
+        raise bad("exposure.reference", "must be one of exposure.levels", study.exposure.reference)
+    if not study.synthetic and "://" in study.source:
+        raise bad("source", "must be a path or synthetic://<name>?seed=<n>", study.source)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
