@@ -431,11 +431,14 @@ class _WrongFieldCount(Exception):
 
 def _read_table(path: Path, gz: bool, names: list[str], delimiter: str, skip: int,
                 encoding: str) -> pa.Table:
+    invalid = []
+
     def on_invalid(row):
-        raise _WrongFieldCount()
+        invalid.append(row.number)
+        return "skip"
 
     source = pa.input_stream(str(path), compression="gzip" if gz else None)
-    return pacsv.read_csv(
+    table = pacsv.read_csv(
         source,
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, encoding=encoding,
                                        block_size=1 << 24),
@@ -446,6 +449,9 @@ def _read_table(path: Path, gz: bool, names: list[str], delimiter: str, skip: in
             column_types={n: pa.string() for n in names}, null_values=[],
             strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
+    if invalid:
+        raise _WrongFieldCount()
+    return table
 
 
 def _decode_codes(values: pd.Series, codes: dict[str, str], path: Path, name: str) -> pd.Series:
@@ -612,8 +618,8 @@ def _age_value(label: str):
 def _size_value(label: str):
     if label in TUMOR_SIZE_MISSING:
         return np.nan
-    if len(label) == 3 and label.isdigit():
-        return float(int(label))  # 001-989 mm (000 and 990-999 handled above or invalid)
+    if len(label) == 3 and label.isdigit() and 1 <= int(label) <= 989:
+        return float(int(label))  # 001-989: millimetres
     return None
 
 
