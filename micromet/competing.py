@@ -689,7 +689,36 @@ def _wald_table(terms_all, coef: dict, se: dict) -> pd.DataFrame:
                         columns=["coef", "se", "hr", "lower", "upper", "p"])
 
 
-DIVERGENCE_LIMIT = 20.0  # |coef| beyond this (HR > 4.8e8) is a run-off, not an estimate
+DIVERGENCE_LIMIT = 20.0  # |coef| beyond this (HR > 4.8e8) without convergence is a run-off
+
+
+def _diverging(terms: list, res: _Fit, Z: np.ndarray) -> dict:
+    """Terms whose coefficient runs off to infinity (monotone pseudo-likelihood).
+
+    Uses the check of the Cox fits (``micromet.survival.diverging_terms``: coxph's ``toler.inf``
+    rule on the Newton step still to take) so both models flag the same situations; when that is
+    unavailable, nothing. A fit that did not converge flags coefficients beyond
+    ``DIVERGENCE_LIMIT``.
+    """
+    if not terms:
+        return {}
+    if not res.converged:  # a slow or truncated path (small maxiter) is not a divergence
+        return {tm: f"not estimable: the coefficient of {tm} grows without bound (monotone "
+                    "likelihood)"
+                for tm, b in zip(terms, res.coef) if abs(b) > DIVERGENCE_LIMIT}
+    try:
+        from micromet.survival import diverging_terms
+    except ImportError:  # pragma: no cover - survival is part of the package
+        diverging_terms = None
+    if diverging_terms is not None:
+        try:
+            inv = np.linalg.pinv(res.info)
+            spread = Z.max(axis=0) - Z.min(axis=0) if len(Z) else None
+            return diverging_terms(terms, res.coef, res.score, inv, converged=True,
+                                   spread=spread)
+        except TypeError:  # pragma: no cover - other signature
+            pass
+    return {}
 
 
 def fine_gray(
@@ -734,16 +763,12 @@ def fine_gray(
         return D, _newton(D, b0, gtol, maxiter)
 
     D, res = fit(terms)
-    # divergence: a coefficient running off to infinity is not an estimate
+    # divergence: a coefficient running off to infinity is not an estimate; drop and refit
     for _ in range(len(terms)):
-        if res.converged or not len(terms):
-            break
-        run_off = [tm for tm, b in zip(terms, res.coef) if abs(b) > DIVERGENCE_LIMIT]
+        run_off = _diverging(terms, res, D.Z)
         if not run_off:
             break
-        for tm in run_off:
-            not_est[tm] = (f"not estimable: the coefficient diverges (|coef| > {DIVERGENCE_LIMIT:g}"
-                           " without convergence; monotone likelihood)")
+        not_est.update(run_off)
         terms = [tm for tm in terms if tm not in run_off]
         D, res = fit(terms)
     for tm, why in not_est.items():
@@ -761,7 +786,7 @@ def fine_gray(
         V = np.full((p, p), np.nan)
     se = np.sqrt(np.diag(V)) if p else np.zeros(0)
     coef = dict(zip(terms, res.coef))
-    table = _wald_table(list(X.columns), coef, dict(zip(terms, se)))
+    table = _wald_table(list(des.all_terms), coef, dict(zip(terms, se)))
     # Breslow jumps of the baseline cumulative subdistribution hazard at the fitted coefficients
     r_parts = res.parts
     S0 = r_parts[1]
