@@ -77,7 +77,7 @@ def run_study(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.run-", dir=out.parent))
-    parameters = {"study": study.to_dict(), "output_dir": "."}
+    parameters = {"study": injectable(study), "output_dir": "."}
     log(f"micromet run {study.name}: {len(templates)} chapters, source {study.source}")
     started = time.perf_counter()
     try:
@@ -105,6 +105,19 @@ def run_study(
         raise
     log(f"wrote {out} in {time.perf_counter() - started:.1f} s")
     return out
+
+
+def injectable(study: Study) -> dict:
+    """The study mapping given to the notebooks; a study file inside the repository is named
+    relative to it, so that executed notebooks carry no machine-specific path."""
+    params = study.to_dict()
+    if params.get("file"):
+        path = Path(params["file"]).resolve()
+        try:
+            params["file"] = path.relative_to(REPO_ROOT).as_posix()
+        except ValueError:
+            params["file"] = str(path)
+    return params
 
 
 # ---- notebook clean-up --------------------------------------------------------------------------

@@ -1,0 +1,945 @@
+"""The chapters' computations: one call per chapter, so a notebook cell stays 1-3 calls + display.
+
+Each ``*_chapter(study, output_dir)`` reads what the previous chapter saved in ``output_dir``
+(``data/*.parquet``: row-level, never shown, never committed; ``summaries/*.json``: aggregates),
+computes with the statistical modules (``seer``, ``synth``, ``cohort``, ``describe``,
+``matching``, ``survival``, ``competing``), saves its own outputs and returns a small result
+object: display-ready tables (small counts masked when the source is real), the numbers glued
+into the prose (``glue``), a ``headline`` of rounded numbers (the cells nbval checks) and the
+summary written to ``summaries/<section>.json`` (merged into ``results.json`` by ``micromet run``).
+
+This module is the adapter between the notebooks and the statistics: it holds no statistics of
+its own beyond counting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from micromet import governance
+from micromet.errors import InputError
+from micromet.study import REPO_ROOT, Study, load_study
+
+DATA_DIR = "data"
+SUMMARIES_DIR = "summaries"
+TREATED = "_treated"  # 0/1 exposure indicator used by matching
+
+
+# ---- parameters, notice, glue, headline --------------------------------------------------------
+
+
+def study_parameters(study: dict | Study | None = None, default: str = "seer_m0i") -> Study:
+    """The ``Study`` a chapter runs with: the injected mapping, or the default study file."""
+    if isinstance(study, Study):
+        return study
+    if not study:
+        return load_study(default)
+    return Study.from_dict(study)
+
+
+def show_notice(study: Study) -> None:
+    """Display the data notice (synthetic or registry) at the top of a chapter."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(governance.data_notice(study.synthetic, source=study.source,
+                                            min_cell=study.governance.min_cell)))
+
+
+def publish(result) -> None:
+    """Glue a chapter's numbers for the prose (myst_nb.glue, not displayed) and show its notes."""
+    from myst_nb import glue
+
+    for key, value in sorted(result.glue.items()):
+        glue(key, value, display=False)
+    if getattr(result, "notes", None):
+        from IPython.display import Markdown, display
+
+        lines = "\n".join(f"- {n}" for n in result.notes)
+        display(Markdown(f"```{{admonition}} Notes\n:class: note\n{lines}\n```"))
+
+
+glue_all = publish
+
+
+def headline(numbers: dict) -> None:
+    """Print rounded headline numbers, one ``key: value`` per line (the cells nbval checks)."""
+    for key in numbers:
+        print(f"{key}: {numbers[key]}")
+
+
+def fmt_count(n, study: Study) -> str:
+    """A count as text, masked (``<11``) when the source is real and the count small."""
+    value = governance.mask_count(int(n), min_cell=study.governance.min_cell,
+                                  real=not study.synthetic)
+    return value if isinstance(value, str) else f"{value:,}"
+
+
+def fmt_p(p) -> str:
+    if p is None or not np.isfinite(p):
+        return "NA"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_hr(hr, lower, upper) -> str:
+    if not all(np.isfinite(v) for v in (hr, lower, upper)):
+        return "not estimable"
+    return f"{_num(hr)} ({_num(lower)}-{_num(upper)})"
+
+
+def _num(x: float) -> str:
+    if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-3):
+        return f"{x:.2e}"
+    return f"{x:.3f}"
+
+
+# ---- files ------------------------------------------------------------------------------------
+
+
+def _path(output_dir, *parts) -> Path:
+    path = Path(output_dir).joinpath(*parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_frame(frame: pd.DataFrame, output_dir, name: str) -> Path:
+    path = _path(output_dir, DATA_DIR, f"{name}.parquet")
+    frame.to_parquet(path, index=True)
+    return path
+
+
+def load_frame(output_dir, name: str, chapter: str) -> pd.DataFrame:
+    path = Path(output_dir) / DATA_DIR / f"{name}.parquet"
+    if not path.exists():
+        raise InputError(f"{path} is missing: run chapter {chapter} first "
+                         "(micromet run executes the chapters in order)", file=path)
+    return pd.read_parquet(path)
+
+
+def save_summary(summary: dict, output_dir, section: str) -> Path:
+    from micromet.run import dumps
+
+    path = _path(output_dir, SUMMARIES_DIR, f"{section}.json")
+    path.write_text(dumps(summary), encoding="utf-8")
+    return path
+
+
+def load_summary(output_dir, section: str) -> dict:
+    path = Path(output_dir) / SUMMARIES_DIR / f"{section}.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# ---- source -------------------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("MICROMET_CACHE", REPO_ROOT / ".cache" / "synthetic"))
+
+
+def read_source(study: Study) -> pd.DataFrame:
+    """The raw frame (labels as text, canonical names) of the study's source."""
+    from micromet import seer
+
+    if study.synthetic:
+        from micromet import synth
+
+        name, query = study.synthetic_spec
+        seed = int(query.pop("seed", study.seed))
+        params = {k: _scalar(v) for k, v in query.items()}
+        path = synth.synthetic_extract(seed, params or None, cache_dir())
+        if isinstance(path, pd.DataFrame):
+            return path
+        return seer.read_export(path)
+    path = Path(study.source)
+    if not path.exists():
+        raise InputError("data file not found", file=path, column="source")
+    return seer.read_export(path)
+
+
+def _scalar(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def write_synthetic_export(out, *, seed: int = 20251, scale: float = 1.0) -> Path:
+    """``micromet synth``: a synthetic SEER*Stat label export (+ .dic) in folder ``out``."""
+    from micromet import synth
+
+    params = None if scale == 1.0 else {"scale": scale}
+    return Path(synth.synthetic_extract(seed, params, Path(out)))
+
+
+def analysis_frame(study: Study) -> pd.DataFrame:
+    from micromet import seer
+
+    raw = read_source(study)
+    grade = study.cohort.grade_variable if study.cohort and study.cohort.grade_variable else None
+    frame = seer.tidy(raw, grade) if grade else seer.tidy(raw)
+    frame.attrs["n_raw"] = len(raw)
+    return frame
+
+
+def _exposure_categorical(frame: pd.DataFrame, study: Study) -> pd.DataFrame:
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    frame = frame.copy()
+    frame[e.column] = pd.Categorical(frame[e.column].astype("object"), categories=levels)
+    return frame
+
+
+def group_counts(frame: pd.DataFrame, study: Study) -> dict[str, int]:
+    col = study.exposure.column
+    levels = study.exposure.levels or [study.exposure.reference, study.exposure.exposed]
+    counts = frame[col].astype("object").value_counts()
+    return {str(lv): int(counts.get(lv, 0)) for lv in levels}
+
+
+# ---- chapter 1: cohort --------------------------------------------------------------------------
+
+
+@dataclass
+class CohortChapter:
+    data: pd.DataFrame
+    flow: pd.DataFrame
+    flow_table: pd.DataFrame
+    table_one: pd.DataFrame
+    table_one_vs_published: pd.DataFrame
+    glue: dict
+    headline: dict
+    summary: dict
+    notes: list = field(default_factory=list)
+    flow_object: Any = None
+
+
+def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
+    """Read the source, apply the criteria in order, describe the groups (Table 1)."""
+    from micromet import cohort as cohort_mod
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = analysis_frame(study)
+        built = cohort_mod.build_cohort(frame, _criteria(study, cohort_mod),
+                                        study.exposure.column)
+        data = _exposure_categorical(built.data, study)
+    notes += _warning_notes(caught)
+    flow = _flow_frame(built.flow)
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    extracted = group_counts(frame, study)
+    final = group_counts(data, study)
+    table, tests = describe_groups(data, study)
+    fu = followup(data, study)
+
+    save_frame(data, output_dir, "cohort")
+    summary = {
+        "n_raw": int(frame.attrs.get("n_raw", len(frame))),
+        "extracted": extracted,
+        "final": final,
+        "flow": _flow_records(flow),
+        "table1": tests,
+        "followup": fu,
+    }
+    save_summary(summary, output_dir, "cohort")
+
+    e = study.exposure
+    glue = {
+        "n_extracted": fmt_count(summary["n_raw"], study),
+        "n_final": fmt_count(len(data), study),
+        "n_final_reference": fmt_count(final[e.reference], study),
+        "n_final_exposed": fmt_count(final[e.exposed], study),
+        "label_reference": e.reference,
+        "label_exposed": e.exposed,
+        "followup_median": f"{fu['median']:g}",
+        "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
+        "followup_max": f"{fu['max']:g}",
+    }
+    head = {"extracted": extracted, "final": final}
+    for record in summary["flow"]:
+        head[f"step {record['step']}"] = record["remaining"]
+    head = {k: _mask_nested(v, mc, real) for k, v in head.items()}
+    return CohortChapter(
+        data=data, flow=flow,
+        flow_table=governance.mask_table(flow, min_cell=mc, real=real),
+        table_one=governance.mask_table(table, min_cell=mc, real=real),
+        table_one_vs_published=versus_published(table, tests, study.published.get("table1"),
+                                                study),
+        glue=glue, headline=head, summary=summary, notes=notes, flow_object=built,
+    )
+
+
+def _criteria(study: Study, cohort_mod):
+    names = list(study.cohort.criteria) if study.cohort else []
+    known = getattr(cohort_mod, "CRITERIA", None)
+    if known is not None and hasattr(known, "keys"):
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise InputError(f"unknown criterion '{missing[0]}' (known: {', '.join(known)})",
+                             file=study.file, column="cohort.criteria", value=missing[0])
+        return [known[n] for n in names]
+    return names
+
+
+def _flow_frame(flow) -> pd.DataFrame:
+    if isinstance(flow, pd.DataFrame):
+        return flow.copy()
+    return pd.DataFrame(flow)
+
+
+def _flow_records(flow: pd.DataFrame) -> list[dict]:
+    records = []
+    frame = flow.reset_index()
+    for i, row in enumerate(frame.to_dict("records"), start=1):
+        rec = {"step": i}
+        for key, value in row.items():
+            if key == "index":
+                continue
+            rec[str(key)] = _plain(value)
+        if "remaining" not in rec:
+            numeric = [k for k, v in rec.items() if isinstance(v, int) and k != "step"]
+            if numeric:
+                rec["remaining"] = rec[numeric[0]]
+        records.append(rec)
+    return records
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _mask_nested(value, min_cell, real):
+    if isinstance(value, dict):
+        return {k: _mask_nested(v, min_cell, real) for k, v in value.items()}
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return governance.mask_count(int(value), min_cell=min_cell, real=real)
+    return value
+
+
+def followup(data: pd.DataFrame, study: Study) -> dict:
+    """Median follow-up (IQR, max) of ``data``, by reverse Kaplan-Meier (``survival``)."""
+    from micromet import survival
+
+    outcome = study.outcomes.get("os") or next(iter(study.outcomes.values()))
+    fu = survival.median_followup(data, outcome.time, outcome.event)
+    return {"median": fu.median, "q1": fu.q1, "q3": fu.q3, "max": fu.maximum}
+
+
+# ---- descriptive tables -----------------------------------------------------------------------
+
+
+def describe_groups(data: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, dict]:
+    """Table 1/2 (display frame) and its numbers (per variable: medians/counts and p)."""
+    from micromet import describe
+
+    e = study.exposure
+    t1 = study.table_one
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = describe.table_one(data, e.column, t1.continuous, t1.categorical)
+    fmt = getattr(describe, "format_table_one", None)
+    table = fmt(raw) if fmt is not None else raw
+    return table, _table_numbers(data, study, raw)
+
+
+def _p_of(raw: pd.DataFrame, variable: str):
+    try:
+        sub = raw.xs(variable, level=0) if isinstance(raw.index, pd.MultiIndex) else \
+            raw.loc[[variable]]
+        p = pd.to_numeric(sub["p"], errors="coerce").dropna()
+        return float(p.iloc[0]) if len(p) else None
+    except (KeyError, TypeError):
+        return None
+
+
+def _table_numbers(data: pd.DataFrame, study: Study, raw: pd.DataFrame) -> dict:
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    g = data[e.column].astype("object")
+    out: dict[str, Any] = {"n": [int((g == lv).sum()) for lv in levels], "continuous": {},
+                           "categorical": {}}
+    for var in study.table_one.continuous:
+        q = [data.loc[g == lv, var].quantile([0.25, 0.5, 0.75]).tolist() for lv in levels]
+        out["continuous"][var] = {"median": [x[1] for x in q], "q1": [x[0] for x in q],
+                                  "q3": [x[2] for x in q], "p": _p_of(raw, var)}
+    for var in study.table_one.categorical:
+        col = data[var]
+        cats = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else \
+            sorted(col.dropna().unique().tolist())
+        counts = {str(c): [int(((g == lv) & (col == c)).sum()) for lv in levels] for c in cats}
+        out["categorical"][var] = {"counts": counts, "p": _p_of(raw, var)}
+    return out
+
+
+def versus_published(table: pd.DataFrame, numbers: dict, published: dict | None,
+                     study: Study) -> pd.DataFrame:
+    """Reproduced vs published Table 1/2 values, one row per statistic, with the difference."""
+    rows = []
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    pub = published or {}
+
+    def add(variable, level, stat, ours, theirs, count=False):
+        diff = (ours - theirs) if (ours is not None and theirs is not None) else None
+        if count and real and governance.is_small(ours, mc):
+            ours, diff = governance.masked_label(mc), None
+        rows.append({"variable": study.label(variable), "level": level, "statistic": stat,
+                     "reproduced": ours, "published": theirs, "difference": diff})
+
+    for i, lv in enumerate(levels):
+        add("n", lv, "n", numbers["n"][i], (pub.get("n") or [None] * len(levels))[i], True)
+    for var, vals in numbers["continuous"].items():
+        pv = pub.get("continuous", {}).get(var, {})
+        for stat in ("median", "q1", "q3"):
+            for i, lv in enumerate(levels):
+                theirs = pv.get(stat, [None] * len(levels))[i]
+                add(var, lv, stat, vals[stat][i], theirs)
+        add(var, "", "p", vals["p"], pv.get("p"))
+    for var, vals in numbers["categorical"].items():
+        pv = pub.get("categorical", {}).get(var, {})
+        for cat, counts in vals["counts"].items():
+            for i, lv in enumerate(levels):
+                theirs = pv.get("counts", {}).get(cat, [None] * len(levels))[i]
+                add(var, f"{cat} | {lv}", "n", counts[i], theirs, True)
+        add(var, "", "p", vals["p"], pv.get("p"))
+    out = pd.DataFrame(rows)
+    return out.set_index(["variable", "level", "statistic"])
+
+
+# ---- model tables -------------------------------------------------------------------------------
+
+
+def model_rows(table: pd.DataFrame) -> dict[str, list]:
+    """``{term: [hr, lower, upper, p]}`` of a model table (cox/fine_gray ``.table``)."""
+    out = {}
+    for term, row in table.iterrows():
+        out[str(term)] = [_plain(float(row["hr"])), _plain(float(row["lower"])),
+                          _plain(float(row["upper"])), _plain(float(row["p"]))]
+    return out
+
+
+def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str]):
+    """Univariable fits of each covariate and of the exposure, then the multivariable model of
+    the covariates passing the study's rule (``models.selection``), exposure forced in.
+
+    ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
+    notes)."""
+    from micromet.errors import NotEstimableWarning
+
+    e = study.exposure.column
+    candidates = [c for c in covariates if c != e] + [e]
+    uni_tables, notes = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        uni_results = {c: fit(data, [c]) for c in candidates}
+    notes += _warning_notes(caught, NotEstimableWarning)
+    for c in candidates:
+        uni_tables.append(uni_results[c].table)
+    uni = pd.concat(uni_tables)
+    m = study.models
+    if m.selection == "all":
+        chosen = [c for c in candidates if c != e]
+    elif m.selection == "none":
+        chosen = []
+    else:
+        chosen = [c for c in candidates if c != e
+                  and (uni_results[c].table["p"] < m.selection_p).any()]
+    if m.force_exposure or (uni_results[e].table["p"] < m.selection_p).any():
+        chosen = chosen + [e]
+    multi = None
+    if chosen:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            multi = fit(data, chosen)
+        notes += _warning_notes(caught, NotEstimableWarning)
+    return uni, multi, chosen, notes
+
+
+def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
+                  covariates: list[str]) -> pd.DataFrame:
+    """Table 3/4 layout: rows (variable, level) with the reference level, HR (95% CI) and p."""
+    from micromet.design import design_matrix
+
+    e = study.exposure.column
+    candidates = [c for c in covariates if c != e] + [e]
+    design = design_matrix(data, candidates, check_aliasing=False)
+    mtab = multi.table if multi is not None else pd.DataFrame(columns=uni.columns)
+    rows, index = [], []
+    for cov in candidates:
+        terms = [t for t in design.all_terms if design.covariate_of[t] == cov]
+        in_multi = any(t in mtab.index for t in terms)
+        if cov in design.reference:
+            index.append((study.label(cov), str(design.reference[cov])))
+            rows.append(["1 (reference)", "", "1 (reference)" if in_multi else "-",
+                         "" if in_multi else "-"])
+        for term in terms:
+            level = term[len(cov) + 1:-1] if term != cov else ("per unit")
+            index.append((study.label(cov), level))
+            row = []
+            for tab, present in ((uni, True), (mtab, in_multi)):
+                if present and term in tab.index:
+                    r = tab.loc[term]
+                    row += [fmt_hr(r["hr"], r["lower"], r["upper"]), fmt_p(r["p"])]
+                else:
+                    row += ["-", "-"]
+            rows.append(row)
+    cols = pd.MultiIndex.from_product([["Univariable", "Multivariable"], ["HR (95% CI)", "p"]])
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["variable", "level"]),
+                        columns=cols)
+
+
+def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.DataFrame:
+    """Reproduced vs published HR, CI and p, by term and model, with the differences."""
+    rows = []
+    pub = published or {}
+    for model, tab in (("univariable", uni), ("multivariable", multi.table if multi is not None
+                                              else pd.DataFrame(columns=uni.columns))):
+        theirs_all = pub.get(model, {}) or {}
+        terms = list(dict.fromkeys(list(tab.index) + list(theirs_all)))
+        for term in terms:
+            ours = tab.loc[term] if term in tab.index else None
+            theirs = theirs_all.get(term)
+            for j, stat in enumerate(("hr", "lower", "upper", "p")):
+                o = float(ours[stat]) if ours is not None else None
+                t = theirs[j] if theirs is not None else None
+                rows.append({"model": model, "term": term, "statistic": stat,
+                             "reproduced": o, "published": t,
+                             "difference": _difference(o, t)})
+    return pd.DataFrame(rows).set_index(["model", "term", "statistic"])
+
+
+def _difference(ours, theirs):
+    if ours is None or theirs is None or isinstance(theirs, str):
+        return None
+    if not (np.isfinite(ours) and np.isfinite(theirs)):
+        return None
+    return ours - theirs
+
+
+def _warning_notes(caught, category=Warning) -> list[str]:
+    notes = []
+    for w in caught:
+        if issubclass(w.category, category) or category is Warning:
+            text = str(w.message)
+            if text not in notes:
+                notes.append(text)
+    return notes
+
+
+# ---- chapter 2: matching ------------------------------------------------------------------------
+
+
+@dataclass
+class MatchingChapter:
+    data: pd.DataFrame
+    result: Any
+    balance: Any
+    balance_table: pd.DataFrame
+    table_two: pd.DataFrame
+    table_two_vs_published: pd.DataFrame
+    glue: dict
+    headline: dict
+    summary: dict
+    notes: list = field(default_factory=list)
+
+
+def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
+    """Match on the propensity score as the study says; balance before/after; Table 2."""
+    from micromet import matching
+
+    cohort = load_frame(output_dir, "cohort", "01_cohort")
+    e = study.exposure
+    m = study.matching
+    covs = study.matching_covariates
+    data = cohort[cohort[e.column].isin([e.reference, e.exposed])].copy()
+    data[TREATED] = (data[e.column].astype("object") == e.exposed).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = matching.match(data, TREATED, covs, ratio=m.ratio, caliper=m.caliper,
+                             std_caliper=m.std_caliper, replace=m.replace, m_order=m.m_order,
+                             distance=m.distance, seed=study.seed)
+        bal = matching.balance_table(res, data, TREATED, covs)
+    notes = _warning_notes(caught)
+    matched = res.matched.drop(columns=[TREATED])
+    save_frame(matched, output_dir, "matched")
+
+    table, numbers = describe_groups(matched, study)
+    bt = bal.table
+    smd_cols = ["smd_before", "smd_after"]
+    covariate_rows = [i for i in bt.index if i != "distance"]
+    max_before = float(bt.loc[covariate_rows, "smd_before"].abs().max())
+    max_after = float(bt.loc[covariate_rows, "smd_after"].abs().max())
+    counts = group_counts(matched, study)
+    n_exposed = int(data[TREATED].sum())
+    summary = {
+        "matched": counts,
+        "unmatched_exposed": len(res.unmatched_treated),
+        "caliper_sd": m.caliper, "caliper_distance": res.caliper, "ratio": m.ratio,
+        "max_abs_smd_before": max_before, "max_abs_smd_after": max_after,
+        "smd_before": {k: float(v) for k, v in bt["smd_before"].items()},
+        "smd_after": {k: float(v) for k, v in bt["smd_after"].items()},
+        "var_ratio_after": {k: _plain(float(v)) for k, v in bt["var_ratio_after"].items()},
+        "table2": numbers,
+    }
+    save_summary(summary, output_dir, "matching")
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    caliper_text = ("none" if m.caliper is None else
+                    f"{m.caliper:g} SD of the distance ({res.caliper:.4f} on the logit scale)"
+                    if m.std_caliper else f"{m.caliper:g} (absolute)")
+    glue = {
+        "ratio": str(m.ratio),
+        "caliper_text": caliper_text,
+        "matched_exposed": fmt_count(counts[e.exposed], study),
+        "matched_reference": fmt_count(counts[e.reference], study),
+        "n_exposed": fmt_count(n_exposed, study),
+        "max_smd_before": f"{max_before:.3f}",
+        "max_smd_after": f"{max_after:.3f}",
+    }
+    head = {
+        "matched": _mask_nested(counts, mc, real),
+        "unmatched exposed": _mask_nested(len(res.unmatched_treated), mc, real),
+        "caliper (distance scale)": None if res.caliper is None else round(res.caliper, 4),
+        "max |SMD| before": round(max_before, 3),
+        "max |SMD| after": round(max_after, 3),
+        "SMD of the distance after": round(float(bt.loc["distance", "smd_after"]), 3)
+        if "distance" in bt.index else None,
+    }
+    show = bt[[*smd_cols, "var_ratio_before", "var_ratio_after"]].copy()
+    show.columns = ["SMD before", "SMD after", "variance ratio before", "variance ratio after"]
+    return MatchingChapter(
+        data=matched, result=res, balance=bal, balance_table=show.round(4),
+        table_two=governance.mask_table(table, min_cell=mc, real=real),
+        table_two_vs_published=versus_published(table, numbers, study.published.get("table2"),
+                                                study),
+        glue=glue, headline=head, summary=summary, notes=notes,
+    )
+
+
+def analysed_set(study: Study, output_dir) -> pd.DataFrame:
+    """The matched set when the study matches, else the cohort."""
+    if study.matching.enabled:
+        return load_frame(output_dir, "matched", "02_matching")
+    return load_frame(output_dir, "cohort", "01_cohort")
+
+
+# ---- chapter 3: overall survival ----------------------------------------------------------------
+
+
+@dataclass
+class SurvivalChapter:
+    data: pd.DataFrame
+    km: pd.DataFrame
+    logrank: Any
+    uni: pd.DataFrame
+    multi: Any
+    cox_table: pd.DataFrame
+    cox_vs_published: pd.DataFrame
+    survival_table: pd.DataFrame
+    ph_table: pd.DataFrame
+    at_risk: pd.DataFrame
+    glue: dict
+    headline: dict
+    summary: dict
+    outcome: Any = None
+    notes: list = field(default_factory=list)
+
+
+def _hr_text(table: pd.DataFrame | None, term: str) -> str:
+    if table is None or term not in table.index:
+        return "NA"
+    r = table.loc[term]
+    return f"{fmt_hr(r['hr'], r['lower'], r['upper'])}, p = {fmt_p(r['p'])}"
+
+
+def exposure_term(study: Study) -> str:
+    return f"{study.exposure.column}[{study.exposure.exposed}]"
+
+
+def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalChapter:
+    """Kaplan-Meier, log-rank, univariable/multivariable Cox, follow-up, PH check."""
+    from micromet import survival
+
+    data = analysed_set(study, output_dir)
+    o = study.outcomes[outcome]
+    e = study.exposure.column
+    covs = study.covariates
+    km = survival.km(data, o.time, o.event, e)
+    lr = survival.logrank(data, o.time, o.event, e)
+
+    def fit(d, c):
+        return survival.cox(d, o.time, o.event, c, ties=study.models.ties,
+                            cluster=study.models.cluster)
+
+    uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
+    fu = followup(data, study)
+    horizons = study.models.horizon_months or [12, 24, 36, 48]
+    surv = survival.survival_at(km, horizons)
+    at_risk = survival.numbers_at_risk(data, o.time, o.event, e,
+                                       times=[0, *horizons])
+    ph = _ph_table(survival, multi, data, o)
+    events = int((pd.to_numeric(data[o.event]) != 0).sum())
+    term = exposure_term(study)
+    summary = {
+        "n": len(data), "deaths": events, "logrank": {"statistic": lr.statistic,
+                                                       "df": lr.df, "p": lr.p_value},
+        "followup": fu, "univariable": model_rows(uni),
+        "multivariable": model_rows(multi.table) if multi is not None else {},
+        "multivariable_covariates": chosen,
+        "survival_at": _records(surv),
+    }
+    save_summary(summary, output_dir, outcome)
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    glue = {
+        "n": fmt_count(len(data), study), "deaths": fmt_count(events, study),
+        "logrank_p": fmt_p(lr.p_value),
+        "followup_median": f"{fu['median']:g}", "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
+        "followup_max": f"{fu['max']:g}", "selection_p": f"{study.models.selection_p:g}",
+        "hr_uni": _hr_text(uni, term),
+        "hr_multi": _hr_text(multi.table if multi is not None else None, term),
+    }
+    head = {
+        "n": _mask_nested(len(data), mc, real), "deaths": _mask_nested(events, mc, real),
+        "log-rank p": round(lr.p_value, 3),
+        "HR univariable": _hr_text(uni, term),
+        "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
+        "multivariable covariates": ", ".join(chosen),
+    }
+    surv_show = governance.mask_table(surv.round(4), ["n_risk", "n_event"], min_cell=mc,
+                                      real=real)
+    return SurvivalChapter(
+        data=data, km=km, logrank=lr, uni=uni, multi=multi,
+        cox_table=format_models(uni, multi, data, study, covs),
+        cox_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
+        survival_table=surv_show, ph_table=ph,
+        at_risk=governance.mask_table(at_risk, min_cell=mc, real=real),
+        glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
+    )
+
+
+def _ph_table(survival, multi, data, outcome) -> pd.DataFrame:
+    ph_test = getattr(survival, "ph_test", None)
+    if ph_test is None or multi is None:
+        return pd.DataFrame({"note": ["proportional-hazards test not available"]})
+    try:
+        res = ph_test(multi, data, outcome.time, outcome.event)
+    except TypeError:
+        res = ph_test(multi)
+    table = getattr(res, "table", res)
+    return table.round(4) if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{str(k): _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+# ---- chapter 4: competing risks -----------------------------------------------------------------
+
+
+@dataclass
+class CompetingChapter:
+    data: pd.DataFrame
+    cif: pd.DataFrame
+    gray: Any
+    uni: pd.DataFrame
+    multi: Any
+    fine_gray_table: pd.DataFrame
+    fine_gray_vs_published: pd.DataFrame
+    cif_table: pd.DataFrame
+    glue: dict
+    headline: dict
+    summary: dict
+    outcome: Any = None
+    notes: list = field(default_factory=list)
+
+
+def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> CompetingChapter:
+    """Cumulative incidence, Gray's test, univariable/multivariable Fine-Gray."""
+    from micromet import competing
+
+    data = analysed_set(study, output_dir)
+    o = study.outcomes[outcome]
+    e = study.exposure.column
+    covs = study.covariates
+    cause = o.cause if o.cause is not None else 1
+    ci = competing.cuminc(data, o.time, o.event, e)
+    gray = competing.gray_test(data, o.time, o.event, e, cause=cause)
+    horizons = study.models.horizon_months or [12, 24, 36, 48]
+    at = competing.timepoints(ci, horizons)
+
+    def fit(d, c):
+        return competing.fine_gray(d, o.time, o.event, c, cause=cause)
+
+    uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
+    ev = pd.to_numeric(data[o.event])
+    n_cause = int((ev == cause).sum())
+    n_comp = int(ev.isin(o.competing).sum())
+    term = exposure_term(study)
+    summary = {
+        "n": len(data), "events_cause": n_cause, "events_competing": n_comp,
+        "gray": {"statistic": gray.statistic, "df": gray.df, "p": gray.p_value},
+        "univariable": model_rows(uni),
+        "multivariable": model_rows(multi.table) if multi is not None else {},
+        "multivariable_covariates": chosen,
+        "cif_at": _records(at.reset_index()) if isinstance(at, pd.DataFrame) else [],
+    }
+    save_summary(summary, output_dir, outcome)
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    glue = {
+        "events_cause": fmt_count(n_cause, study), "events_competing": fmt_count(n_comp, study),
+        "gray_p": fmt_p(gray.p_value),
+        "shr_uni": _hr_text(uni, term),
+        "shr_multi": _hr_text(multi.table if multi is not None else None, term),
+    }
+    head = {
+        "events of interest": _mask_nested(n_cause, mc, real),
+        "competing events": _mask_nested(n_comp, mc, real),
+        "Gray p": round(gray.p_value, 3),
+        "sHR univariable": glue["shr_uni"],
+        "sHR multivariable": glue["shr_multi"],
+        "multivariable covariates": ", ".join(chosen),
+    }
+    return CompetingChapter(
+        data=data, cif=ci, gray=gray, uni=uni, multi=multi,
+        fine_gray_table=format_models(uni, multi, data, study, covs),
+        fine_gray_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
+        cif_table=at.round(4) if isinstance(at, pd.DataFrame) else pd.DataFrame(at),
+        glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
+    )
+
+
+# ---- chapter 5: published vs reproduced ---------------------------------------------------------
+
+
+@dataclass
+class ValidationChapter:
+    tables: dict
+    glue: dict
+    headline: dict
+    summary: dict
+    notes: list = field(default_factory=list)
+
+
+def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
+    """Every published number beside the reproduced one (from the chapters' summaries)."""
+    pub = study.published
+    cohort = load_summary(output_dir, "cohort")
+    match = load_summary(output_dir, "matching")
+    os_s = load_summary(output_dir, "os")
+    bc = load_summary(output_dir, "bcsm")
+    e = study.exposure
+    rows = []
+
+    def add(what, ours, theirs):
+        rows.append({"quantity": what, "reproduced": ours, "published": theirs,
+                     "difference": _difference(ours, theirs) if isinstance(ours, (int, float))
+                     else None})
+
+    for lv in (e.reference, e.exposed):
+        add(f"extracted, {lv}", cohort.get("extracted", {}).get(lv),
+            pub.get("flow", {}).get("extracted", {}).get(lv))
+        add(f"final cohort, {lv}", cohort.get("final", {}).get(lv),
+            pub.get("flow", {}).get("final", {}).get(lv))
+    fb = pub.get("followup_before", {})
+    for k, src in (("median", "median"), ("q1", "q1"), ("q3", "q3"), ("max", "max")):
+        add(f"follow-up before matching, {k}", cohort.get("followup", {}).get(src), fb.get(k))
+    for lv in (e.reference, e.exposed):
+        add(f"matched, {lv}", match.get("matched", {}).get(lv),
+            pub.get("matching", {}).get("matched", {}).get(lv))
+    for var, value in pub.get("matching", {}).get("smd_before", {}).items():
+        add(f"SMD before matching, {var}", match.get("smd_before", {}).get(var), value)
+    add("max |SMD| after matching (paper: all < 0.1)", match.get("max_abs_smd_after"),
+        pub.get("matching", {}).get("smd_after_max_abs_below"))
+    po = pub.get("os", {})
+    add("deaths (OS events)", os_s.get("deaths"), po.get("deaths"))
+    add("log-rank p", os_s.get("logrank", {}).get("p"), po.get("logrank_p"))
+    for k in ("median", "q1", "q3", "max"):
+        add(f"follow-up after matching, {k}", os_s.get("followup", {}).get(k),
+            po.get("followup_after", {}).get(k))
+    pb = pub.get("bcsm", {})
+    add("breast-cancer deaths", bc.get("events_cause"), pb.get("bc_deaths"))
+    add("other deaths", bc.get("events_competing"), pb.get("other_deaths"))
+    add("Gray's test p", bc.get("gray", {}).get("p"), pb.get("gray_p"))
+    term = exposure_term(study)
+    for label, s, p in (("OS", os_s, po), ("BCSM", bc, pb)):
+        for model in ("univariable", "multivariable"):
+            ours = s.get(model, {}).get(term)
+            theirs = p.get(model, {}).get(term)
+            for j, stat in enumerate(("HR", "lower", "upper", "p")):
+                add(f"{label} {model} {stat}, {e.exposed} vs {e.reference}",
+                    ours[j] if ours else None, theirs[j] if theirs else None)
+    headline_table = pd.DataFrame(rows).set_index("quantity")
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    if real:
+        headline_table["reproduced"] = headline_table["reproduced"].map(
+            lambda v: governance.mask_count(v, min_cell=mc) if isinstance(v, int) else v)
+
+    def table_rows(numbers, published):
+        if not numbers:
+            return pd.DataFrame()
+        return versus_published(pd.DataFrame(), numbers, published, study)
+
+    def model_cmp(s, p):
+        if not s:
+            return pd.DataFrame()
+        uni = _table_from_rows(s.get("univariable", {}))
+        multi = _table_from_rows(s.get("multivariable", {}))
+        return models_vs_published(uni, _Wrap(multi), p)
+
+    tables = {
+        "headline": headline_table,
+        "table1": table_rows(cohort.get("table1"), pub.get("table1")),
+        "table2": table_rows(match.get("table2"), pub.get("table2")),
+        "table3": model_cmp(os_s, po),
+        "table4": model_cmp(bc, pb),
+    }
+    diffs = pd.to_numeric(headline_table["difference"], errors="coerce").abs()
+    summary = {"compared": int(headline_table["published"].notna().sum())}
+    glue = {f"validation_{k}": _display_for_glue(v) for k, v in tables.items()}
+    head = {"quantities compared": summary["compared"],
+            "largest |difference| in counts": _largest_count_diff(headline_table),
+            "any difference computed": bool(diffs.notna().any())}
+    return ValidationChapter(tables=tables, glue=glue, headline=head, summary=summary)
+
+
+class _Wrap:
+    def __init__(self, table):
+        self.table = table
+
+
+def _table_from_rows(rows: dict) -> pd.DataFrame:
+    def num(v):
+        return float(v) if isinstance(v, (int, float)) else np.nan
+
+    return pd.DataFrame([[num(x) for x in v] for v in rows.values()],
+                        index=list(rows), columns=["hr", "lower", "upper", "p"])
+
+
+def _largest_count_diff(table: pd.DataFrame):
+    counts = [abs(d) for q, d in table["difference"].items()
+              if isinstance(d, (int, np.integer)) and not isinstance(d, bool)]
+    return max(counts) if counts else None
+
+
+def _display_for_glue(frame: pd.DataFrame):
+    return frame

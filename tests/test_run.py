@@ -1,0 +1,148 @@
+"""micromet run: papermill execution in order, hidden parameters, clean metadata, atomic output,
+deterministic results.json; the CLI."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from micromet.cli import main
+from micromet.errors import InputError
+from micromet.run import ChapterFailed, clean_notebook, dumps, round_floats, run_study
+
+STUDY = """
+name: toy
+title: toy
+source: "synthetic://toy?seed=3"
+seed: 3
+chapters: [a_first, b_second]
+exposure: {column: g, reference: "0", exposed: "1"}
+covariates: [x]
+outcomes: {os: {label: OS, time: t, event: d}}
+"""
+
+
+def notebook(cells, path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    for i, (source, tags) in enumerate(cells):
+        cell = nbformat.v4.new_code_cell(source)
+        cell["id"] = f"c{i}"
+        cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def toy(tmp_path):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    params = ('study = {}\noutput_dir = "."', ["parameters"])
+    notebook([params, (
+        "import json, pathlib\n"
+        "p = pathlib.Path(output_dir, 'summaries'); p.mkdir(exist_ok=True)\n"
+        "(p / 'first.json').write_text(json.dumps({'seed': study['seed'], "
+        "'third': 1/3, 'caliper': study['options'].get('caliper')}))\n"
+        "print(study['seed'])", ["nbval-check-output"])], nbdir / "a_first.ipynb")
+    notebook([params, (
+        "import json, pathlib\n"
+        "first = json.loads(pathlib.Path(output_dir, 'summaries', 'first.json').read_text())\n"
+        "if study['options'].get('fail'): raise RuntimeError('asked to fail')\n"
+        "pathlib.Path(output_dir, 'summaries', 'second.json').write_text("
+        "json.dumps({'double': first['seed'] * 2}))", [])], nbdir / "b_second.ipynb")
+    path = tmp_path / "toy.yml"
+    path.write_text(STUDY, encoding="utf-8")
+    return path, nbdir
+
+
+def test_run_executes_in_order_and_writes_results(toy, tmp_path):
+    study, nbdir = toy
+    out = tmp_path / "book" / "toy"
+    lines = []
+    run_study(study, out=out, notebooks_dir=nbdir, log=lines.append,
+              overrides=["options.caliper=0.1"])
+    assert sorted(p.name for p in out.iterdir()) == ["a_first.ipynb", "b_second.ipynb",
+                                                     "results.json", "summaries"]
+    results = json.loads((out / "results.json").read_text())
+    assert results["first"] == {"caliper": 0.1, "seed": 3, "third": 0.333333}
+    assert results["second"] == {"double": 6}
+    assert results["study"]["name"] == "toy" and results["study"]["synthetic"] is True
+    assert any("a_first" in line and " s" in line for line in lines)
+    nb = nbformat.read(str(out / "a_first.ipynb"), as_version=4)
+    assert "papermill" not in nb.metadata
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]
+    assert injected[0]["id"] == "injected-parameters"
+    assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in nb.cells)
+    assert nb.cells[2].outputs[0]["text"] == "3\n"
+
+
+def test_run_is_byte_for_byte_deterministic(toy, tmp_path):
+    study, nbdir = toy
+    a = run_study(study, out=tmp_path / "one", notebooks_dir=nbdir, log=lambda m: None)
+    b = run_study(study, out=tmp_path / "two", notebooks_dir=nbdir, log=lambda m: None)
+    for name in ("a_first.ipynb", "b_second.ipynb", "results.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_a_failing_chapter_leaves_the_previous_output_untouched(toy, tmp_path):
+    study, nbdir = toy
+    out = tmp_path / "book" / "toy"
+    run_study(study, out=out, notebooks_dir=nbdir, log=lambda m: None)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(ChapterFailed, match="b_second.*asked to fail"):
+        run_study(study, out=out, notebooks_dir=nbdir, log=lambda m: None,
+                  overrides=["options.fail=true", "seed=4"])
+    after = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert before == after
+    leftovers = [p.name for p in out.parent.iterdir() if p.name != "toy"]
+    assert leftovers == []
+
+
+def test_a_failing_first_run_writes_nothing(toy, tmp_path):
+    study, nbdir = toy
+    out = tmp_path / "book" / "toy"
+    with pytest.raises(ChapterFailed):
+        run_study(study, out=out, notebooks_dir=nbdir, log=lambda m: None,
+                  overrides=["options.fail=true"])
+    assert not out.exists() and list(out.parent.iterdir()) == []
+
+
+def test_missing_chapter_notebook_is_an_input_error(toy, tmp_path):
+    study, nbdir = toy
+    with pytest.raises(InputError, match="c_third"):
+        run_study(study, out=tmp_path / "o", notebooks_dir=nbdir,
+                  overrides=["chapters=[a_first, c_third]"])
+
+
+def test_round_floats_and_dumps():
+    assert round_floats({"a": 1 / 3, "b": [float("nan"), float("inf"), 2], "c": True}) == \
+        {"a": 0.333333, "b": ["NaN", "Inf", 2], "c": True}
+    assert dumps({"b": 1, "a": 0.1 + 0.2}) == '{\n  "a": 0.3,\n  "b": 1\n}\n'
+
+
+def test_clean_notebook_is_idempotent(toy, tmp_path):
+    study, nbdir = toy
+    out = run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None)
+    path = out / "a_first.ipynb"
+    first = path.read_bytes()
+    clean_notebook(path)
+    assert path.read_bytes() == first
+
+
+def test_cli_reports_bad_parameters(capsys):
+    study = Path(__file__).resolve().parent.parent / "studies" / "seer_m0i.yml"
+    code = main(["run", str(study), "--set", "matching.calipr=0.1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "matching.calipr" in err and "seer_m0i.yml" in err
+
+
+def test_cli_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "run" in out and "book" in out and "synth" in out

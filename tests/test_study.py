@@ -1,0 +1,123 @@
+"""Study files: every parameter typed and validated; --set overrides; errors name key and file."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from micromet.errors import InputError
+from micromet.study import Study, load_study, parse_overrides
+
+STUDY = Path(__file__).resolve().parent.parent / "studies" / "seer_m0i.yml"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "s.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_paper_choices_are_in_the_study_file():
+    s = load_study(STUDY)
+    assert s.name == "seer_m0i"
+    assert s.cohort.years == [2018, 2022]
+    assert (s.cohort.age_min, s.cohort.age_max) == (18, 89)
+    assert s.exposure.column == "m_stage"
+    assert (s.exposure.reference, s.exposure.exposed) == ("M0", "M0(i+)")
+    m = s.matching
+    assert (m.ratio, m.caliper, m.std_caliper, m.replace) == (2, 0.2, True, False)
+    assert (m.m_order, m.distance, m.method) == ("largest", "linear_logit", "nearest")
+    assert s.outcomes["bcsm"].cause == 1 and s.outcomes["bcsm"].competing == [2]
+    assert s.outcomes["os"].event == "vital"
+    assert s.models.selection == "univariable_p" and s.models.selection_p == 0.05
+    assert s.governance.min_cell == 11
+    assert s.synthetic and s.synthetic_spec == ("seer_m0i", {"seed": "20251"})
+    assert s.cohort.grade_variable == "Derived Summary Grade 2018 (2018+)"
+    assert s.chapters[:4] == ["01_cohort", "02_matching", "03_overall_survival", "04_bcsm"]
+    assert len(s.covariates) == 10
+
+
+def test_round_trip_through_the_injected_mapping():
+    s = load_study(STUDY)
+    again = Study.from_dict(s.to_dict())
+    assert again == s
+    yaml.safe_dump(s.to_dict())  # plain data only
+
+
+def test_overrides_are_yaml_scalars_with_dotted_keys():
+    s = load_study(STUDY, ["matching.caliper=0.1", "matching.replace=true", "seed=7",
+                           "matching.caliper=0.05"])
+    assert s.matching.caliper == 0.05 and s.matching.replace is True and s.seed == 7
+    assert parse_overrides(["a.b=null", "c=[1, 2]", "d='x'"]) == {"a.b": None, "c": [1, 2],
+                                                                 "d": "x"}
+    assert load_study(STUDY, {"matching.caliper": None}).matching.caliper is None
+
+
+@pytest.mark.parametrize("override, key", [
+    ("matching.calipr=0.1", "matching.calipr"),
+    ("matchng.caliper=0.1", "matchng"),
+    ("nonsense=1", "nonsense"),
+])
+def test_unknown_override_names_the_key(override, key):
+    with pytest.raises(InputError) as info:
+        load_study(STUDY, [override])
+    assert info.value.column == key and "seer_m0i.yml" in str(info.value)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("matching.ratio=two", "matching.ratio"),
+    ("matching.ratio=2.5", "matching.ratio"),
+    ("matching.replace=1", "matching.replace"),
+    ("seed=true", "seed"),
+    ("covariates=age", "covariates"),
+    ("governance.min_cell=0", "governance.min_cell"),
+    ("matching.caliper=-1", "matching.caliper"),
+    ("matching.m_order=biggest", "matching.m_order"),
+    ("models.selection_p=2", "models.selection_p"),
+])
+def test_wrong_value_names_the_key(override, key):
+    with pytest.raises(InputError) as info:
+        load_study(STUDY, [override])
+    assert info.value.column == key
+    assert "seer_m0i.yml" in str(info.value) and key in str(info.value)
+
+
+def test_unknown_key_in_the_file_names_key_and_file(tmp_path):
+    text = STUDY.read_text(encoding="utf-8").replace("  ratio: 2 ", "  ratios: 2 ")
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_study(path)
+    assert info.value.column == "matching.ratios" and str(path) in str(info.value)
+
+
+def test_missing_required_key(tmp_path):
+    raw = yaml.safe_load(STUDY.read_text(encoding="utf-8"))
+    del raw["exposure"]["exposed"]
+    path = write(tmp_path, yaml.safe_dump(raw))
+    with pytest.raises(InputError, match="exposure.exposed"):
+        load_study(path)
+
+
+def test_not_a_mapping_and_bad_yaml(tmp_path):
+    with pytest.raises(InputError, match="mapping"):
+        load_study(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(InputError, match="YAML"):
+        load_study(write(tmp_path, "a: [1, 2\n"))
+    with pytest.raises(InputError, match="not found"):
+        load_study(tmp_path / "absent.yml")
+
+
+def test_bad_set_syntax():
+    with pytest.raises(InputError, match="key=value"):
+        load_study(STUDY, ["matching.caliper"])
+
+
+def test_data_replaces_the_source(tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text("x\n")
+    s = load_study(STUDY, data=export)
+    assert not s.synthetic and s.source == str(export.resolve())
+
+
+def test_study_by_name():
+    assert load_study("seer_m0i").name == "seer_m0i"
