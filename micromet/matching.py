@@ -392,6 +392,7 @@ def nearest_neighbor(
     caliper: float | None = None,
     replace: bool = False,
     abs_mode: str = "exact",
+    row_check_451: bool = False,
 ) -> np.ndarray:
     """The match matrix, by position: row i = ``order``-independent treated unit number i (data
     order), column r = position of its (r+1)-th control or -1.
@@ -401,7 +402,11 @@ def nearest_neighbor(
     "nearest available control to the left/right" lookup in union-find structures over sorted
     positions (used controls and treated units are skipped in amortized constant time).
     ``abs_mode="int_trunc"`` emulates the integer ``abs()`` of MatchIt 4.5.1-4.5.3 (METHODS 1.5),
-    only to compare with fixtures made by that build.
+    only to compare with fixtures made by that build. ``row_check_451=True`` emulates the other
+    4.5.1-4.5.2 defect (kosukeimai/MatchIt#159, fixed in 4.5.3): from round 2 on, a treated unit's
+    walk should skip the controls already in its row, but 4.5.1 compares 0-based with 1-based
+    indexes and so skips instead the unit that *follows* each of them in data order (with
+    replacement the same control is then matched again and again).
     """
     d = np.asarray(distance, dtype=float)
     tr = np.asarray(treated, dtype=bool)
@@ -431,7 +436,8 @@ def nearest_neighbor(
 
     cal = caliper
     mm = np.full((len(treated_units), ratio), -1, dtype=np.int64)
-    rows: list[set] = [set() for _ in treated_units] if replace else []
+    track = replace or row_check_451
+    rows: list[set] = [set() for _ in treated_units] if track else []
     pos_of = rank[treated_units].tolist()
     order_list = [int(i) for i in order]
     done = False
@@ -449,7 +455,7 @@ def nearest_neighbor(
                 if root == 0:
                     break
                 q = root - 1
-                if replace and unit_at[q] in rows[i]:
+                if track and unit_at[q] in rows[i]:
                     x = q
                     continue
                 left = q
@@ -463,7 +469,7 @@ def nearest_neighbor(
                 if root == n:
                     break
                 q = root
-                if replace and unit_at[q] in rows[i]:
+                if track and unit_at[q] in rows[i]:
                     x = q + 1
                     continue
                 right = q
@@ -480,9 +486,9 @@ def nearest_neighbor(
                 continue
             unit = unit_at[chosen]
             mm[i, r] = unit
-            if replace:
-                rows[i].add(unit)
-            else:
+            if track:
+                rows[i].add(unit + 1 if row_check_451 else unit)
+            if not replace:
                 lp[chosen + 1] = chosen
                 rp[chosen] = chosen + 1
                 n_available -= 1
@@ -599,6 +605,7 @@ def match(
     distance="linear_logit",
     seed: int | None = None,
     abs_mode: str = "exact",
+    row_check_451: bool = False,
     convergence: str = "glm",
 ) -> MatchResult:
     """Nearest-neighbour propensity-score matching (ATT), as ``MatchIt::matchit`` >= 4.5.4.
@@ -611,7 +618,8 @@ def match(
     (sample SD, n-1), else absolute; a control is acceptable when |d_t - d_c| <= caliper.
     ``m_order="random"`` uses ``seed`` (numpy's generator: not R's random order).
     ``abs_mode="int_trunc"`` emulates the integer-abs bug of MatchIt 4.5.1-4.5.3 (Debian's build),
-    for comparisons with that build only. ``convergence``: see ``fit_propensity``.
+    for comparisons with that build only, as is ``row_check_451=True`` (its other ratio > 1
+    defect, see ``nearest_neighbor``). ``convergence``: see ``fit_propensity``.
     Treated units without an acceptable control are left unmatched (weight 0), listed in
     ``.unmatched_treated`` and announced by a ``MatchingWarning``.
     """
@@ -672,7 +680,7 @@ def match(
             warnings.warn(f"Not all treated units will get {ratio} matches.", MatchingWarning,
                           stacklevel=2)
     mm = nearest_neighbor(d, treated, order, ratio=ratio, caliper=caliper_abs, replace=replace,
-                          abs_mode=abs_mode)
+                          abs_mode=abs_mode, row_check_451=row_check_451)
     w = matching_weights(mm, treated)
     labels = data.index
     treated_labels = labels[treated]
