@@ -15,13 +15,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (micromet)" >/dev/null
 	touch $@
 
+# Studies whose chapters the book shows (studies/<name>.yml -> book/<name>/).
+STUDIES ?= seer_m0i
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg
+
 book: $(STAMP)
-	$(BIN)/python -m pytest -q tests/test_design.py
+	for s in $(STUDIES); do $(BIN)/python -m micromet.cli run studies/$$s.yml || exit 1; done
+	$(BIN)/python -m micromet.cli book
 
 lint: $(STAMP)
 	$(BIN)/ruff check micromet tests benchmarks
 
+# 1. nbval re-executes the committed chapters and checks the tagged cells against them;
+# 2. the studies are run again and the book built (HTML checked in a headless browser by tests/);
+# 3. the whole test suite. In CI (CI=true) Debian's chromium is installed if missing.
 test: $(STAMP) lint
+	@if [ "$$CI" = "true" ] && ! command -v chromium >/dev/null 2>&1; then \
+		(apt-get install -y chromium || (apt-get update && apt-get install -y chromium)) >/dev/null; fi
+	for s in $(STUDIES); do $(BIN)/python -m pytest $(NBVAL) book/$$s || exit 1; done
+	$(MAKE) --no-print-directory book
 	$(BIN)/python -m pytest tests
 
 bench: $(STAMP)

@@ -153,3 +153,31 @@ def row_level_outputs(
 
 def _join(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
+
+
+_FIGURE_COUNT = re.compile(r"(?<![\d.,])(\d[\d,]*)(?![\d.,]*\d)")
+
+
+def mask_figure(figure, *, min_cell: int = 11, real: bool = True) -> int:
+    """Mask small counts written as text in a matplotlib figure (numbers at risk, flowchart
+    boxes): every integer 1 .. min_cell-1 in ``ax.texts`` / ``figure.texts`` becomes
+    ``<min_cell``. Tick labels (times, probabilities) are axes, not counts, and stay.
+    Returns how many texts were changed."""
+    if not real:
+        return 0
+    changed = 0
+    texts = list(figure.texts)
+    for ax in figure.get_axes():
+        texts += list(ax.texts)
+    for text in texts:
+        old = text.get_text()
+
+        def repl(m):
+            return masked_label(min_cell) if is_small(int(m.group(1).replace(",", "")),
+                                                      min_cell) else m.group(0)
+
+        new = _FIGURE_COUNT.sub(repl, old)
+        if new != old:
+            text.set_text(new)
+            changed += 1
+    return changed

@@ -26,7 +26,7 @@ import pandas as pd
 
 from micromet import governance
 from micromet.errors import InputError
-from micromet.study import REPO_ROOT, Study, load_study
+from micromet.study import Study, load_study
 
 DATA_DIR = "data"
 SUMMARIES_DIR = "summaries"
@@ -110,7 +110,11 @@ def _path(output_dir, *parts) -> Path:
 
 
 def save_frame(frame: pd.DataFrame, output_dir, name: str) -> Path:
+    """Save row-level data under ``data/`` (with a ``.gitignore`` so it is never committed)."""
     path = _path(output_dir, DATA_DIR, f"{name}.parquet")
+    ignore = path.parent / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# row-level data: never committed, never published\n*\n")
     frame.to_parquet(path, index=True)
     return path
 
@@ -141,10 +145,12 @@ def load_summary(output_dir, section: str) -> dict:
 # ---- source -------------------------------------------------------------------------------------
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
+    """Where synthetic extracts are cached: ``$MICROMET_CACHE``, else the generator's default."""
     import os
 
-    return Path(os.environ.get("MICROMET_CACHE", REPO_ROOT / ".cache" / "synthetic"))
+    env = os.environ.get("MICROMET_CACHE")
+    return Path(env) if env else None
 
 
 def read_source(study: Study) -> pd.DataFrame:
@@ -155,9 +161,13 @@ def read_source(study: Study) -> pd.DataFrame:
         from micromet import synth
 
         name, query = study.synthetic_spec
+        if name != "seer_m0i":
+            raise InputError(f"unknown synthetic source '{name}' (known: seer_m0i)",
+                             file=study.file, column="source", value=study.source)
         seed = int(query.pop("seed", study.seed))
+        scale = float(query.pop("scale", 1.0))
         params = {k: _scalar(v) for k, v in query.items()}
-        path = synth.synthetic_extract(seed, params or None, cache_dir())
+        path = synth.synthetic_extract(seed, params or None, cache_dir(), scale=scale)
         if isinstance(path, pd.DataFrame):
             return path
         return seer.read_export(path)
@@ -177,8 +187,7 @@ def write_synthetic_export(out, *, seed: int = 20251, scale: float = 1.0) -> Pat
     """``micromet synth``: a synthetic SEER*Stat label export (+ .dic) in folder ``out``."""
     from micromet import synth
 
-    params = None if scale == 1.0 else {"scale": scale}
-    return Path(synth.synthetic_extract(seed, params, Path(out)))
+    return Path(synth.cli_synth(Path(out), seed=seed, n_scale=scale))
 
 
 def analysis_frame(study: Study) -> pd.DataFrame:
@@ -211,6 +220,7 @@ def group_counts(frame: pd.DataFrame, study: Study) -> dict[str, int]:
 
 @dataclass
 class CohortChapter:
+    study: Study
     data: pd.DataFrame
     flow: pd.DataFrame
     flow_table: pd.DataFrame
@@ -271,7 +281,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         head[f"step {record['step']}"] = record["remaining"]
     head = {k: _mask_nested(v, mc, real) for k, v in head.items()}
     return CohortChapter(
-        data=data, flow=flow,
+        study=study, data=data, flow=flow,
         flow_table=governance.mask_table(flow, min_cell=mc, real=real),
         table_one=governance.mask_table(table, min_cell=mc, real=real),
         table_one_vs_published=versus_published(table, tests, study.published.get("table1"),
@@ -548,6 +558,7 @@ def _warning_notes(caught, category=Warning) -> list[str]:
 
 @dataclass
 class MatchingChapter:
+    study: Study
     data: pd.DataFrame
     result: Any
     balance: Any
@@ -625,7 +636,7 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
     show = bt[[*smd_cols, "var_ratio_before", "var_ratio_after"]].copy()
     show.columns = ["SMD before", "SMD after", "variance ratio before", "variance ratio after"]
     return MatchingChapter(
-        data=matched, result=res, balance=bal, balance_table=show.round(4),
+        study=study, data=matched, result=res, balance=bal, balance_table=show.round(4),
         table_two=governance.mask_table(table, min_cell=mc, real=real),
         table_two_vs_published=versus_published(table, numbers, study.published.get("table2"),
                                                 study),
@@ -645,6 +656,7 @@ def analysed_set(study: Study, output_dir) -> pd.DataFrame:
 
 @dataclass
 class SurvivalChapter:
+    study: Study
     data: pd.DataFrame
     km: pd.DataFrame
     logrank: Any
@@ -726,7 +738,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     surv_show = governance.mask_table(surv.round(4), ["n_risk", "n_event"], min_cell=mc,
                                       real=real)
     return SurvivalChapter(
-        data=data, km=km, logrank=lr, uni=uni, multi=multi,
+        study=study, data=data, km=km, logrank=lr, uni=uni, multi=multi,
         cox_table=format_models(uni, multi, data, study, covs),
         cox_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
         survival_table=surv_show, ph_table=ph,
@@ -756,6 +768,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 @dataclass
 class CompetingChapter:
+    study: Study
     data: pd.DataFrame
     cif: pd.DataFrame
     gray: Any
@@ -819,7 +832,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "multivariable covariates": ", ".join(chosen),
     }
     return CompetingChapter(
-        data=data, cif=ci, gray=gray, uni=uni, multi=multi,
+        study=study, data=data, cif=ci, gray=gray, uni=uni, multi=multi,
         fine_gray_table=format_models(uni, multi, data, study, covs),
         fine_gray_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
         cif_table=at.round(4) if isinstance(at, pd.DataFrame) else pd.DataFrame(at),
@@ -832,6 +845,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
 
 @dataclass
 class ValidationChapter:
+    study: Study
     tables: dict
     glue: dict
     headline: dict
@@ -912,6 +926,7 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
         "table2": table_rows(match.get("table2"), pub.get("table2")),
         "table3": model_cmp(os_s, po),
         "table4": model_cmp(bc, pb),
+        "r_agreement": r_agreement(),
     }
     diffs = pd.to_numeric(headline_table["difference"], errors="coerce").abs()
     summary = {"compared": int(headline_table["published"].notna().sum())}
@@ -919,7 +934,32 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
     head = {"quantities compared": summary["compared"],
             "largest |difference| in counts": _largest_count_diff(headline_table),
             "any difference computed": bool(diffs.notna().any())}
-    return ValidationChapter(tables=tables, glue=glue, headline=head, summary=summary)
+    return ValidationChapter(study=study, tables=tables, glue=glue, headline=head, summary=summary)
+
+
+def r_agreement(root: Path | None = None) -> pd.DataFrame:
+    """Agreement with R and benchmark figures, from ``tests/reference/**/agreement.json`` and
+    ``benchmarks/results/*.json`` when the test suite and benchmarks left them.
+
+    An agreement file holds a list (or one mapping) of records such as ``{"quantity": "Fine-Gray
+    coef", "r_function": "cmprsk::crr", "max_rel_diff": 3e-9, "tolerance": 1e-6}``; a benchmark
+    file a mapping of figures (``{"seconds": 12.3, ...}``)."""
+    from micromet.study import REPO_ROOT
+
+    root = Path(root) if root is not None else REPO_ROOT
+    rows = []
+    for path in sorted((root / "tests" / "reference").glob("**/agreement.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for rec in data if isinstance(data, list) else [data]:
+            rows.append({"source": path.parent.name, **{k: rec.get(k) for k in rec}})
+    for path in sorted((root / "benchmarks" / "results").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows.append({"source": f"benchmark {path.stem}",
+                     **{k: v for k, v in data.items() if not isinstance(v, (dict, list))}})
+    if not rows:
+        return pd.DataFrame({"note": ["no agreement summaries or benchmark results found "
+                                      "(run `make test` and `make bench`)"]})
+    return pd.DataFrame(rows).set_index("source")
 
 
 class _Wrap:
@@ -943,3 +983,53 @@ def _largest_count_diff(table: pd.DataFrame):
 
 def _display_for_glue(frame: pd.DataFrame):
     return frame
+
+
+# ---- figures ----------------------------------------------------------------------------------
+
+
+def _masked(figure, study: Study):
+    governance.mask_figure(figure, min_cell=study.governance.min_cell, real=not study.synthetic)
+    return figure
+
+
+def km_figure(result: SurvivalChapter):
+    """Kaplan-Meier curves with the numbers at risk (the paper's Figure 3)."""
+    from micromet import plots_survival
+
+    s, o = result.study, result.outcome
+    times = [0, *(s.models.horizon_months or [12, 24, 36, 48])]
+    if max(times) < 60 and result.data[o.time].max() >= 59:
+        times.append(60)
+    plot = plots_survival.km_plot(result.data, o.time, o.event, s.exposure.column, times=times,
+                                  p_value=result.logrank.p_value, ylabel=o.label)
+    return _masked(plot.figure, s)
+
+
+def cif_figure(result: CompetingChapter):
+    """Cumulative incidence of the cause of interest by group (the paper's Figure 4)."""
+    from micromet import plots_competing
+
+    o = result.outcome
+    ax = plots_competing.cif_plot(result.cif, cause=o.cause or 1, gray_p=result.gray.p_value,
+                                  competing=True, ylabel=f"Cumulative incidence ({o.label})")
+    return _masked(ax.figure, result.study)
+
+
+def love_plot_figure(result: MatchingChapter):
+    """Standardized mean differences before and after matching (the paper's Figure 2)."""
+    from micromet import plots_balance
+
+    out = plots_balance.love_plot(result.balance)
+    figure = getattr(out, "figure", out)
+    return getattr(figure, "figure", figure)
+
+
+def flowchart_figure(result: CohortChapter):
+    """The flow of patients through the criteria (the paper's Figure 1)."""
+    from micromet import plots_flow
+
+    out = plots_flow.flowchart(result.flow_object)
+    figure = getattr(out, "figure", out)
+    figure = getattr(figure, "figure", figure)
+    return _masked(figure, result.study)

@@ -45,3 +45,13 @@ validation.tables["table3"]
 
 # %% tags=["nbval-ignore-output"]
 validation.tables["table4"]
+
+# %% [markdown]
+# ## Agreement with R and benchmarks
+#
+# The largest differences from R that the test suite measured, and the benchmark timings, when the
+# tests and benchmarks have left their summaries (`tests/reference/*/agreement.json`,
+# `benchmarks/results/*.json`).
+
+# %% tags=["nbval-ignore-output"]
+validation.tables["r_agreement"]
