@@ -596,6 +596,7 @@ class CoxResult:
     reference: dict[str, object] = field(default_factory=dict)
     covariates: list[str] = field(default_factory=list)
     naive_var: pd.DataFrame | None = None
+    _model: dict | None = field(default=None, repr=False)  # sorted data for ph_test
 
     @property
     def terms(self) -> list[str]:
@@ -721,6 +722,8 @@ def cox(
         reference=dict(design.reference),
         covariates=covariates,
         naive_var=None if naive is None else pd.DataFrame(naive, index=terms, columns=terms),
+        _model={"rs": rs, "X": Xc, "beta": fit.beta, "terms": list(terms),
+                "time": t[rs.order]},
     )
 
 
@@ -922,3 +925,273 @@ def numbers_at_risk(data, duration, event, group=None, times=(0, 12, 24, 36, 48,
         st = np.sort(t[g == i])
         rows.append([len(st) - np.searchsorted(st, x, side="left") for x in times])
     return pd.DataFrame(rows, index=pd.Index(levels, name=group), columns=times)
+
+
+# --------------------------------------------------------------------------------------------
+# proportional hazards: cox.zph
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PHTestResult:
+    """Result of :func:`ph_test`; ``table`` = ``cox.zph(fit)$table``: index = covariate and
+    "GLOBAL", columns chisq, df, p."""
+
+    table: pd.DataFrame
+    transform: str
+
+
+def _time_transform(time, status, transform):
+    if transform == "identity":
+        return time.astype(float)
+    if transform == "log":
+        return np.log(time)
+    if transform == "rank":
+        return stats.rankdata(time)
+    if transform == "km":
+        tab = _km_one(time, status)
+        # left-continuous Kaplan-Meier of all the data (strata and weights ignored, as in R)
+        i = np.searchsorted(tab["time"].to_numpy(), time, side="left")
+        return 1.0 - np.r_[1.0, tab["survival"].to_numpy()][i]
+    raise InputError(f"transform must be 'km', 'identity', 'rank' or 'log', not {transform!r}")
+
+
+def ph_test(fit, *args, transform: str = "km", **kwargs) -> PHTestResult:
+    """Test of proportional hazards; = ``cox.zph(fit, transform = "km")`` of survival 3.x.
+
+    ``fit`` is a :class:`CoxResult`, or pass the arguments of :func:`cox` instead
+    (``ph_test(data, duration, event, covariates, ...)``). For each covariate (all its
+    dummies together) the score test of adding ``x * g(t)`` at the fitted coefficients, with
+    ``g(t) = 1 - KM(t-)`` centred on its mean over the events ("km", the default; also
+    "identity", "rank", "log"); "GLOBAL" tests all terms together. Efron or Breslow ties,
+    weights and strata as in the fit; the model-based information is used even for robust fits.
+    """
+    if not isinstance(fit, CoxResult):
+        fit = cox(fit, *args, **kwargs)
+    m = fit._model
+    rs, X, beta, terms = m["rs"], m["X"], m["beta"], m["terms"]
+    if not terms:
+        raise InputError("the Cox model has no estimable term to test")
+    time = m["time"]
+    status = rs.status
+    tt = _time_transform(time, status, transform)
+    gtime = tt - tt[status > 0].mean()
+    g_block = np.zeros(rs.nb)
+    g_block[rs.block] = gtime
+    p = len(terms)
+    with np.errstate(all="ignore"):
+        ps = _cox_pass(rs, X, beta, keep=True)
+        sb, f, wbar, s0, xbar = rs.sub_block, rs.frac, rs.wbar, ps.s0, ps.xbar
+        r = ps.risk
+
+        def info(c):  # sum over deaths of c(t) * wbar * (s2/s0 - xbar xbar')
+            h = np.bincount(sb, weights=c[sb] * wbar / s0, minlength=rs.nb)
+            h_own = np.bincount(sb, weights=c[sb] * wbar * f / s0, minlength=rs.nb)
+            H = rs.fwd_cumsum(h)[rs.block] - status * h_own[rs.block]
+            return (X * (r * H)[:, None]).T @ X - (xbar * (c[sb] * wbar)[:, None]).T @ xbar
+
+        # score of the x * g(t) terms: sum over deaths of g(t) (x_i - xbar)
+        contrib = rs.block_sum(X * (rs.w * status)[:, None])
+        for j in range(p):
+            contrib[:, j] -= np.bincount(sb, weights=wbar * xbar[:, j], minlength=rs.nb)
+        u = g_block @ contrib
+        ones = np.ones(rs.nb)
+        i11, i12, i22 = info(ones), info(g_block), info(g_block**2)
+    imat = np.block([[i11, i12], [i12.T, i22]])
+    covs = list(dict.fromkeys(fit.covariate_of[t] for t in terms))
+    rows = []
+    for cov in covs:
+        jj = [j for j, t in enumerate(terms) if fit.covariate_of[t] == cov]
+        kk = list(range(p)) + [p + j for j in jj]
+        uu = np.r_[np.zeros(p), u[jj]]
+        rows.append((cov, float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu)), len(jj)))
+    uu = np.r_[np.zeros(p), u]
+    rows.append(("GLOBAL", float(uu @ np.linalg.solve(imat, uu)), p))
+    table = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
+    table["p"] = stats.chi2.sf(table["chisq"], table["df"])
+    return PHTestResult(table=table, transform=transform)
+
+
+# --------------------------------------------------------------------------------------------
+# Table 3: univariable screen, multivariable model, formatted table
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UnivariableResult:
+    """Each covariate in its own Cox model (:func:`univariable_screen`).
+
+    ``table``: the rows of every model stacked (index = term, columns as :class:`CoxResult`);
+    ``fits``: covariate -> CoxResult; ``covariate_p``: the Wald test p of each covariate's
+    model (all its dummies together); ``not_estimable``: term -> message; ``design``: the
+    design of all covariates (term order, reference levels).
+    """
+
+    table: pd.DataFrame
+    fits: dict
+    covariate_p: pd.Series
+    not_estimable: dict
+    design: Design
+    threshold: float = 0.05
+    rule: str = "any_term"
+
+    def selected(self, threshold: float | None = None, rule: str | None = None) -> list[str]:
+        """Covariates that enter the multivariable model: ``rule="any_term"`` (default) when
+        any of their terms has p < threshold, ``rule="wald"`` when the covariate's joint Wald
+        test has p < threshold (the same for one-term covariates)."""
+        threshold = self.threshold if threshold is None else threshold
+        rule = self.rule if rule is None else rule
+        out = []
+        for cov, fit in self.fits.items():
+            if rule == "wald":
+                ok = self.covariate_p[cov] < threshold
+            elif rule == "any_term":
+                ok = bool((fit.table["p"] < threshold).any())
+            else:
+                raise InputError(f"rule must be 'any_term' or 'wald', not {rule!r}")
+            if ok:
+                out.append(cov)
+        return out
+
+
+def univariable_screen(data, duration, event, covariates, *, threshold=0.05, rule="any_term",
+                       **kw) -> UnivariableResult:
+    """Fit ``cox(data, duration, event, [c], **kw)`` for each covariate ``c`` (Table 3, left).
+
+    Non-estimable terms are collected in ``not_estimable`` (their warnings are not repeated).
+    """
+    covariates = list(covariates)
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotEstimableWarning)
+        for cov in covariates:
+            fits[cov] = cox(data, duration, event, [cov], **kw)
+    table = pd.concat([f.table for f in fits.values()])
+    covariate_p = pd.Series({c: f.wald_test()[2] for c, f in fits.items()}, name="p")
+    not_est = {}
+    for f in fits.values():
+        not_est.update(f.not_estimable)
+        not_est.update(f.dropped)
+    return UnivariableResult(
+        table=table,
+        fits=fits,
+        covariate_p=covariate_p,
+        not_estimable=not_est,
+        design=design_matrix(data, covariates, check_aliasing=False),
+        threshold=threshold,
+        rule=rule,
+    )
+
+
+def multivariable(data, duration, event, covariates=None, *, screen=None, threshold=None,
+                  **kw) -> CoxResult:
+    """The multivariable Cox model of Table 3: ``covariates`` when given, else the covariates
+    that pass ``screen`` (a :class:`UnivariableResult`; p < ``threshold``, default the
+    screen's 0.05)."""
+    if covariates is None:
+        if screen is None:
+            raise InputError("give the covariates or a univariable screen to select them")
+        covariates = screen.selected(threshold)
+    if not covariates:
+        raise InputError("no covariate enters the multivariable model")
+    return cox(data, duration, event, list(covariates), **kw)
+
+
+def _as_table(x):
+    if x is None:
+        return None
+    if isinstance(x, (CoxResult, UnivariableResult)):
+        return x.table
+    return x
+
+
+def _term_label(term, design: Design, labels: dict) -> str:
+    if term in labels:
+        return labels[term]
+    cov = design.covariate_of.get(term, term)
+    name = labels.get(cov, cov)
+    if cov in design.reference and term != cov:
+        level = term[len(cov) + 1 : -1]
+        return f"{name} ({level} vs {design.reference[cov]})"
+    return name
+
+
+def _fmt_p(p) -> str:
+    if p is None or not np.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _fmt_hr(row, digits) -> str:
+    return (f"{row['hr']:.{digits}f} ({row['lower']:.{digits}f}–{row['upper']:.{digits}f})")
+
+
+def cox_table_data(uni, multi=None, *, design: Design | None = None, notes=None,
+                   labels=None) -> pd.DataFrame:
+    """Machine-readable Table 3: index = term (design order); columns covariate, label,
+    uni_hr, uni_lower, uni_upper, uni_p, uni_note, in_multivariable, multi_hr, multi_lower,
+    multi_upper, multi_p, multi_note. ``uni``/``multi`` are results or their ``table``s."""
+    labels = dict(labels or {})
+    notes = dict(notes or {})
+    if isinstance(uni, UnivariableResult):
+        design = design or uni.design
+        notes = {**uni.not_estimable, **notes}
+    if isinstance(multi, CoxResult):
+        multi_notes = {**multi.dropped, **multi.not_estimable}
+    else:
+        multi_notes = {}
+    ut, mt = _as_table(uni), _as_table(multi)
+    terms = list(design.all_terms) if design is not None else list(ut.index)
+    if design is None:
+        design = Design(X=pd.DataFrame(), covariate_of={t: t for t in terms}, all_terms=terms)
+    rows = []
+    for term in terms:
+        row = {"term": term, "covariate": design.covariate_of.get(term, term),
+               "label": _term_label(term, design, labels)}
+        for prefix, tab, nts in (("uni", ut, notes), ("multi", mt, {**notes, **multi_notes})):
+            present = tab is not None and term in tab.index
+            rec = tab.loc[term] if present else None
+            if prefix == "multi":
+                row["in_multivariable"] = present
+            for col in ("hr", "lower", "upper", "p"):
+                row[f"{prefix}_{col}"] = float(rec[col]) if present else np.nan
+            if present and not np.isfinite(rec["coef"]):
+                row[f"{prefix}_note"] = nts.get(term, "not estimable")
+            else:
+                row[f"{prefix}_note"] = ""
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("term")
+
+
+def format_cox_table(uni, multi=None, *, design: Design | None = None, notes=None,
+                     labels=None, digits: int = 3) -> pd.DataFrame:
+    """Table 3 as printed in the paper: columns Variable, Univariable HR (95% CI),
+    Univariable P, Multivariable HR (95% CI), Multivariable P; index = term.
+
+    Rows read "Grade (III vs I-II)" for a dummy (``labels`` maps a covariate, or a whole
+    term, to its printed name, e.g. ``{"age": "Age (per year)"}``); HRs with ``digits``
+    decimals and an en dash in the CI; P as "<0.001" or three decimals; "–" for terms not in
+    the multivariable model; "not estimable" where the term could not be estimated (the reason
+    is in :func:`cox_table_data`'s notes). ``uni``/``multi`` are results or their tables
+    (Fine-Gray tables with the same columns work too).
+    """
+    data = cox_table_data(uni, multi, design=design, notes=notes, labels=labels)
+    out = pd.DataFrame(index=data.index)
+    out["Variable"] = data["label"]
+    for prefix, name in (("uni", "Univariable"), ("multi", "Multivariable")):
+        hr, pv = [], []
+        for _term, rec in data.iterrows():
+            present = prefix == "uni" or rec["in_multivariable"]
+            if not present:
+                hr.append("–")
+                pv.append("–")
+            elif rec[f"{prefix}_note"] or not np.isfinite(rec[f"{prefix}_hr"]):
+                hr.append("not estimable")
+                pv.append("–")
+            else:
+                hr.append(_fmt_hr({k: rec[f"{prefix}_{k}"] for k in ("hr", "lower", "upper")},
+                                  digits))
+                pv.append(_fmt_p(rec[f"{prefix}_p"]))
+        out[f"{name} HR (95% CI)"] = hr
+        out[f"{name} P"] = pv
+    return out
