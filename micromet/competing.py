@@ -689,36 +689,39 @@ def _wald_table(terms_all, coef: dict, se: dict) -> pd.DataFrame:
                         columns=["coef", "se", "hr", "lower", "upper", "p"])
 
 
-DIVERGENCE_LIMIT = 20.0  # |coef| beyond this (HR > 4.8e8) without convergence is a run-off
-
-
 def _diverging(terms: list, res: _Fit, Z: np.ndarray) -> dict:
     """Terms whose coefficient runs off to infinity (monotone pseudo-likelihood).
 
-    Uses the check of the Cox fits (``micromet.survival.diverging_terms``: coxph's ``toler.inf``
-    rule on the Newton step still to take) so both models flag the same situations; when that is
-    unavailable, nothing. A fit that did not converge flags coefficients beyond
-    ``DIVERGENCE_LIMIT``.
+    * Converged fits: the check of the Cox fits, ``micromet.survival.diverging_terms`` (coxph's
+      ``toler.inf`` rule on the Newton step still to take, and a log hazard ratio across the
+      term's range beyond 8), so both models flag the same situations.
+    * Fits that did not converge: terms whose log hazard ratio across their range exceeds 8 and
+      whose Newton steps are not shrinking (the last step at least half the one before, after at
+      least two steps) - the signature of a monotone likelihood, which a slow or deliberately
+      truncated path (small ``maxiter``) does not have.
     """
     if not terms:
         return {}
-    if not res.converged:  # a slow or truncated path (small maxiter) is not a divergence
-        return {tm: f"not estimable: the coefficient of {tm} grows without bound (monotone "
-                    "likelihood)"
-                for tm, b in zip(terms, res.coef) if abs(b) > DIVERGENCE_LIMIT}
+    spread = Z.max(axis=0) - Z.min(axis=0) if len(Z) else np.ones(len(terms))
+    big = np.abs(res.coef) * spread > 8.0
+    message = ("not estimable: the coefficient of {} grows without bound (monotone likelihood: "
+               "the events are separated by {} together with other terms)")
+    if not res.converged:
+        if len(res.path) < 3:
+            return {}
+        last = np.abs(res.path[-1] - res.path[-2])
+        prev = np.abs(res.path[-2] - res.path[-3])
+        moving = (last >= 0.5 * prev) & (last * spread > 0.5)
+        return {tm: message.format(tm, tm) for j, tm in enumerate(terms) if big[j] and moving[j]}
     try:
         from micromet.survival import diverging_terms
     except ImportError:  # pragma: no cover - survival is part of the package
-        diverging_terms = None
-    if diverging_terms is not None:
-        try:
-            inv = np.linalg.pinv(res.info)
-            spread = Z.max(axis=0) - Z.min(axis=0) if len(Z) else None
-            return diverging_terms(terms, res.coef, res.score, inv, converged=True,
-                                   spread=spread)
-        except TypeError:  # pragma: no cover - other signature
-            pass
-    return {}
+        return {}
+    try:
+        inv = np.linalg.pinv(res.info)
+        return diverging_terms(terms, res.coef, res.score, inv, converged=True, spread=spread)
+    except TypeError:  # pragma: no cover - another signature
+        return {}
 
 
 def fine_gray(
@@ -877,15 +880,18 @@ def fine_gray_table(
     cause: int = 1,
     multivariable: str | list[str] | None = None,
     *,
-    digits: int = 2,
+    digits: int = 3,
+    labels: dict | None = None,
 ) -> pd.DataFrame:
     """Univariable and multivariable Fine-Gray models side by side, like a paper's Table 4.
 
     Each covariate is fitted alone (univariable); the multivariable model has all ``covariates``
     (``multivariable=None``), only those with a univariable p < 0.05 in any of their terms
     (``"p<0.05"``, or another threshold written the same way), or a given list. Returns the table
-    formatted by :func:`micromet.survival.format_cox_table` when it exists (else a compatible
-    one): one row per term and reference level, "HR (95% CI)" and p for each model.
+    formatted by :func:`micromet.survival.format_cox_table` (index = term; columns Variable,
+    Univariable HR (95% CI), Univariable P, Multivariable HR (95% CI), Multivariable P; "–" for a
+    term left out of the multivariable model, "not estimable" with the reason in the notes).
+    ``labels`` maps covariates or terms to printed names.
     """
     uni = []
     for cov in covariates:
@@ -910,64 +916,47 @@ def fine_gray_table(
     for r in uni + ([multi] if multi is not None else []):
         notes.update(r.not_estimable)
     design = design_matrix(data, list(covariates), check_aliasing=False)
-    return _format_table(uni_table, multi_table, design, notes, digits)
+    return _format_table(uni_table, multi_table, design, notes, digits, labels)
 
 
-def _format_table(uni, multi, design: Design, notes: dict, digits: int) -> pd.DataFrame:
+def _format_table(uni, multi, design: Design, notes: dict, digits: int, labels) -> pd.DataFrame:
     try:
-        from micromet.survival import format_cox_table  # type: ignore[attr-defined]
-    except ImportError:
-        format_cox_table = None
-    if format_cox_table is not None:
-        try:
-            return format_cox_table(uni, multi, design=design, notes=notes, digits=digits)
-        except TypeError:
-            pass
-    return _own_format_table(uni, multi, design, notes, digits)
+        from micromet.survival import format_cox_table
+    except ImportError:  # the Cox formatter not there: a compatible one
+        return _own_format_table(uni, multi, design, notes, digits)
+    return format_cox_table(uni, multi, design=design, notes=notes, labels=labels, digits=digits)
 
 
 def _fmt_hr(row, digits: int) -> str:
-    if not np.isfinite(row["coef"]):
-        return "not estimable"
-    return f"{row['hr']:.{digits}f} ({row['lower']:.{digits}f}-{row['upper']:.{digits}f})"
+    return f"{row['hr']:.{digits}f} ({row['lower']:.{digits}f}\u2013{row['upper']:.{digits}f})"
 
 
 def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return ""
-    if p < 0.001:
-        return "<0.001"
-    return f"{p:.3f}"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _own_format_table(uni, multi, design: Design, notes: dict, digits: int) -> pd.DataFrame:
-    rows = []
-    index = []
-    for cov in dict.fromkeys(design.covariate_of.values()):
-        terms = [t for t in design.all_terms if design.covariate_of[t] == cov]
+    """Same layout as ``micromet.survival.format_cox_table``: index = term; columns Variable,
+    Univariable HR (95% CI), Univariable P, Multivariable HR (95% CI), Multivariable P."""
+    rows = {}
+    for term in design.all_terms:
+        cov = design.covariate_of[term]
         if cov in design.reference:
-            index.append((cov, str(design.reference[cov])))
-            rows.append({"univariable HR (95% CI)": "1 (reference)", "univariable p": "",
-                         "multivariable HR (95% CI)": "1 (reference)" if multi is not None
-                         and any(t in multi.index for t in terms) else "",
-                         "multivariable p": ""})
-        for term in terms:
-            level = term[len(cov) + 1: -1] if term != cov else ""
-            index.append((cov, level))
-            row = {}
-            if term in uni.index:
-                row["univariable HR (95% CI)"] = _fmt_hr(uni.loc[term], digits)
-                row["univariable p"] = _fmt_p(uni.loc[term, "p"])
+            level = term[len(cov) + 1: -1]
+            label = f"{cov} ({level} vs {design.reference[cov]})"
+        else:
+            label = term
+        row = {"Variable": label}
+        for name, tab in (("Univariable", uni), ("Multivariable", multi)):
+            if tab is None or term not in tab.index:
+                row[f"{name} HR (95% CI)"], row[f"{name} P"] = "\u2013", "\u2013"
+            elif not np.isfinite(tab.loc[term, "coef"]):
+                row[f"{name} HR (95% CI)"], row[f"{name} P"] = "not estimable", "\u2013"
             else:
-                row["univariable HR (95% CI)"] = "dropped"
-                row["univariable p"] = ""
-            if multi is not None and term in multi.index:
-                row["multivariable HR (95% CI)"] = _fmt_hr(multi.loc[term], digits)
-                row["multivariable p"] = _fmt_p(multi.loc[term, "p"])
-            else:
-                row["multivariable HR (95% CI)"] = ""
-                row["multivariable p"] = ""
-            rows.append(row)
-    out = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["covariate", "level"]))
+                row[f"{name} HR (95% CI)"] = _fmt_hr(tab.loc[term], digits)
+                row[f"{name} P"] = _fmt_p(tab.loc[term, "p"])
+        rows[term] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "term"
     out.attrs["notes"] = dict(notes)
     return out
