@@ -489,8 +489,10 @@ def read_export(path, dic=None) -> pd.DataFrame:
     DataFrame
         One row per line of data; every column is text (``object`` of ``str``) exactly as
         exported with surrounding blanks stripped: zero padding kept (``"0041"``), the label
-        ``"NA"`` kept; numeric codes replaced by their ``[Format=...]`` labels; columns renamed to
-        their canonical names (:data:`ALIASES`). ``attrs["file"]`` holds the data file's path.
+        ``"NA"`` kept; numeric codes replaced by their ``[Format=...]`` labels (a coded variable
+        without a ``[Format]`` section, such as ``Survival months``, keeps its codes); columns
+        renamed to their canonical names (:data:`ALIASES`). ``attrs["file"]`` holds the data
+        file's path.
         Same content as R's ``read.csv(path, colClasses = "character", na.strings = NULL,
         check.names = FALSE, strip.white = TRUE)`` on a label export.
 
@@ -639,7 +641,12 @@ class _Column:
     def __init__(self, raw: pd.DataFrame, name: str, file):
         self.name = name
         self.file = file
-        self.codes, self.uniques = pd.factorize(raw[name].to_numpy(dtype=object), sort=False)
+        self.codes, self.uniques = pd.factorize(raw[name].to_numpy(dtype=object), sort=False,
+                                                use_na_sentinel=False)
+        for k, label in enumerate(self.uniques):
+            if not isinstance(label, str):
+                self.fail(k, "not text: SEER labels must be read as text (read_export does, or "
+                             "pandas.read_csv(..., dtype=str, keep_default_na=False))")
 
     def fail(self, k: int, reason: str):
         row = int(np.flatnonzero(self.codes == k)[0]) + 1

@@ -184,3 +184,27 @@ def test_survival_code_9999_is_unknown(raw):
     other = raw.copy()
     other.loc[0, "Survival months"] = "9999"
     assert np.isnan(tidy(other)["time_months"].iloc[0])
+
+
+@pytest.mark.parametrize(("variant", "say"), [("label_comma_header", "header"),
+                                              ("label_tab_noheader", "no header")])
+def test_header_sniffed_when_the_dic_does_not_say(tmp_path, raw, variant, say):
+    src = FIXTURES / variant
+    ext = ".csv" if say == "header" else ".txt"
+    data = tmp_path / f"cases{ext}"
+    data.write_bytes(src.with_suffix(ext).read_bytes())
+    text = src.with_suffix(".dic").read_bytes().decode("utf-8")
+    text = "\r\n".join(line for line in text.split("\r\n")
+                       if not line.startswith("Variable names included"))
+    (tmp_path / "cases.dic").write_bytes(text.encode("utf-8"))
+    assert read_dic(tmp_path / "cases.dic").header is None
+    pd.testing.assert_frame_equal(read_export(data), raw)
+
+
+def test_surrounding_blanks_are_stripped(tmp_path, raw):
+    data = tmp_path / "cases.csv"
+    text = (FIXTURES / "label_comma_header.csv").read_bytes().decode("utf-8")
+    text = text.replace(",T1c,", ", T1c ,").replace('"C50.9-Breast, NOS"', '"  C50.9-Breast, NOS "')
+    data.write_bytes(text.encode("utf-8"))
+    (tmp_path / "cases.dic").write_bytes((FIXTURES / "label_comma_header.dic").read_bytes())
+    pd.testing.assert_frame_equal(read_export(data), raw)

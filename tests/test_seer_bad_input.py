@@ -276,3 +276,14 @@ def test_dic_format_section_with_two_labels_for_one_code(tmp_path):
     _, dic = copy_export(NUMERIC, tmp_path, ".txt")
     edit(dic, "[Format=Sex]\r\n", "[Format=Sex]\r\n1=Female\r\n")
     raises(read_dic, dic, match=r"code '1' appears twice in \[Format=Sex\]")
+
+
+def test_tidy_rejects_values_that_are_not_text():
+    raw = read_export(REFERENCE.with_suffix(".csv"))
+    other = raw.copy()
+    other["Survival months"] = other["Survival months"].astype(object)
+    other.loc[3, "Survival months"] = float("nan")
+    raises(tidy, other, match=r"column 'Survival months', row 4, value nan: not text")
+    other = raw.copy()
+    other["Year of diagnosis"] = other["Year of diagnosis"].astype(int)
+    raises(tidy, other, match=r"column 'Year of diagnosis', row 1, value 2019: not text")
