@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from micromet.design import design_matrix, levels_of, term_name
+from micromet.design import design_matrix, is_categorical, term_name
 from micromet.errors import InputError, NotEstimableWarning
 
 SQRT_EPS = math.sqrt(np.finfo(float).eps)  # R's sqrt(.Machine$double.eps) = 1.49e-8
@@ -128,7 +128,7 @@ def _linear_predictor(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
 def _glm_deviance(y: np.ndarray, eta: np.ndarray) -> float:
     """Binomial deviance from the fitted probabilities, as glm's ``dev.resids`` computes it."""
     # -2 sum(y log(mu) + (1 - y) log(1 - mu)), written to stay finite for large |eta|
-    return float(2.0 * np.sum(np.where(y == 1, np.logaddexp(0.0, -eta), np.logaddexp(0.0, eta))))
+    return float(2.0 * np.sum(np.logaddexp(0.0, np.where(y == 1, -eta, eta))))
 
 
 GLM_EPSILON = 1e-8  # glm.control(epsilon)
@@ -570,6 +570,15 @@ def sample_sizes(weights: np.ndarray, treated: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(out, index=SAMPLE_SIZE_ROWS)
 
 
+def _check_names(data: pd.DataFrame, covariates: list[str]) -> None:
+    missing = [c for c in covariates if c not in data.columns]
+    if missing:
+        raise InputError(
+            f"covariate not in the data (columns are: {', '.join(map(str, data.columns))})",
+            column=missing[0],
+        )
+
+
 def _distance_values(data: pd.DataFrame, distance) -> np.ndarray:
     if isinstance(distance, pd.Series):
         if not distance.index.equals(data.index):
@@ -649,8 +658,7 @@ def match(
         fit = fit_propensity(data, treatment, covariates, convergence=convergence)
         d = (fit.linear_predictor if distance == "linear_logit" else fit.fitted).to_numpy()
     else:
-        if covariates:
-            design_matrix(data, covariates, check_aliasing=False)  # validate names / missing
+        _check_names(data, covariates)  # the covariates are only named (for balance) here
         d = _distance_values(data, distance)
     caliper_abs = None
     if caliper is not None:
@@ -746,16 +754,33 @@ def match(
 
 def balance_covariates(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
     """Covariates as ``summary.matchit`` sees them: numeric columns as they are, categorical ones
-    expanded to a dummy for every level (``contrasts = FALSE``), named ``col[level]``."""
-    design = design_matrix(data, covariates, check_aliasing=False)  # validates
+    expanded to a dummy for every level (``contrasts = FALSE``), named ``col[level]`` with the
+    levels in ``design_matrix``'s order. Missing or non-finite values raise ``InputError``."""
+    _check_names(data, covariates)
     cols: dict[str, np.ndarray] = {}
     for cov in covariates:
-        if cov in design.levels:
-            values = data[cov].to_numpy()
-            for level in levels_of(data[cov]):
-                cols[term_name(cov, level)] = (values == level).astype(float)
+        s = data[cov]
+        if is_categorical(s):
+            cat = s if isinstance(s.dtype, pd.CategoricalDtype) else pd.Categorical(s)
+            cat = pd.Categorical(cat)
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                # design_matrix's order for non-categoricals: sorted observed values
+                cat = cat.set_categories(sorted(cat.categories.tolist()))
+            codes = cat.codes
+            if (codes < 0).any():
+                row = data.index[np.argmax(codes < 0)]
+                raise InputError("missing value in a covariate", column=cov, row=row)
+            for k, level in enumerate(cat.categories):
+                cols[term_name(cov, level)] = (codes == k).astype(float)
         else:
-            cols[cov] = design.X[cov].to_numpy(dtype=float)
+            x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            bad = ~np.isfinite(x)
+            if bad.any():
+                row = data.index[np.argmax(bad)]
+                value = s.loc[row]
+                raise InputError("missing or non-numeric value in a covariate", column=cov,
+                                 row=row, value=None if pd.isna(value) else value)
+            cols[cov] = x
     return pd.DataFrame(cols, index=data.index)
 
 
@@ -851,6 +876,10 @@ def balance(
     X = balance_covariates(data, covariates)
     if distance is not None:
         X.insert(0, "distance", _distance_values(data, distance))
+    return _balance_of(data, X, t, weights, match_matrix)
+
+
+def _balance_of(data, X, t, weights, match_matrix) -> pd.DataFrame:
     if weights is None:
         w = np.ones(len(data))
     else:
@@ -903,8 +932,10 @@ def balance_table(
     result: MatchResult, data: pd.DataFrame, treatment: str, covariates: list[str]
 ) -> BalanceTable:
     """``summary(m)``: balance before and after matching, and the sample sizes."""
-    before = balance(data, treatment, covariates, distance=result.distance)
-    after = balance(data, treatment, covariates, result.weights, distance=result.distance,
-                    match_matrix=result.match_matrix)
+    t = treatment_indicator(data, treatment)
+    X = balance_covariates(data, covariates)
+    X.insert(0, "distance", _distance_values(data, result.distance))
+    before = _balance_of(data, X, t, None, None)
+    after = _balance_of(data, X, t, result.weights, result.match_matrix)
     table = pd.concat([before.add_suffix("_before"), after.add_suffix("_after")], axis=1)
     return BalanceTable(table=table, n=result.n.copy())
