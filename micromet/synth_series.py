@@ -356,7 +356,11 @@ def synthetic_series(seed: int = DEFAULT_SEED, params: dict | None = None,
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = cache / f"nanomet-{params_hash(seed, params)}"
     csv = folder / "nanomet.csv"
-    if csv.is_file() and (folder / "truth.json").is_file():
+
+    def complete() -> bool:
+        return csv.is_file() and (folder / "truth.json").is_file()
+
+    if complete():
         return csv
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".nanomet-"))
@@ -365,8 +369,8 @@ def synthetic_series(seed: int = DEFAULT_SEED, params: dict | None = None,
                      truth_path=tmp / "truth.json")
         try:
             os.replace(tmp, folder)
-        except OSError:
-            if not csv.is_file():  # a stale, incomplete folder: replace it
+        except OSError:  # the folder exists: another writer won, or it is stale and incomplete
+            if not complete():
                 shutil.rmtree(folder, ignore_errors=True)
                 os.replace(tmp, folder)
     finally:
