@@ -40,11 +40,13 @@ ARGS = {
     "glm_r2_data": dict(ratio=2, m_order="data"),
     "glm_r1_replace_cal": dict(ratio=1, replace=True, caliper=0.2),
     "glm_r2_replace_cal": dict(ratio=2, replace=True, caliper=0.2),
+    "glm_aliased_r1": dict(ratio=1),
 }
 # MatchIt 4.5.1 with replace=TRUE and ratio > 1 repeats a control within a treated unit's row
 # (kosukeimai/MatchIt#159, fixed in 4.5.3): matched exactly only by the row_check_451 emulation.
 REPEATS_BUG = {"int_r3_replace_cal", "glm_r2_replace_cal"}
 LEGACY = dict(abs_mode="int_trunc", row_check_451=True)  # Debian's MatchIt 4.5.1
+SUBTYPES = ["HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "HR-/HER2-"]
 COLS = {
     "mean_treated": "Means Treated",
     "mean_control": "Means Control",
@@ -66,12 +68,15 @@ def _setup(name: str):
     case = CASES[name]
     if case["family"] == "glm":
         data, covs = _frame("data_glm"), ["x1", "x2", "x3", "x4"]
+    elif case["family"] == "glm_aliased":
+        data, covs = _frame("data_aliased"), ["age", "her2", "subtype"]
+        data["subtype"] = pd.Categorical(data["subtype"], SUBTYPES)
     elif case["family"] == "int_small":
         data, covs = _frame("data_small"), ["x"]
     else:
         data, covs = _frame("data_int"), ["x", "g"]
     args = dict(ARGS[name])
-    if case["family"] != "glm":
+    if not case["family"].startswith("glm"):
         args["distance"] = data["dist"]
     return case, data, covs, args
 
@@ -178,6 +183,22 @@ def test_glm_coefficients_agree():
     for term, value in coef.items():
         expected = float(case["glm_coefficients"][_r_name(term)])
         assert value == pytest.approx(expected, rel=1e-10, abs=1e-13), term
+
+
+def test_aliased_subtype_dummy_reported_like_glm_na():
+    """her2[Positive] = subtype[HR+/HER2+] + subtype[HR-/HER2+]: glm gives the later one NA."""
+    case, data, covs, _ = _setup("glm_aliased_r1")
+    res = _run(data, covs)
+    fit = res.propensity
+    assert fit.aliased == ["subtype[HR-/HER2+]"]
+    assert case["glm_coefficients"]["subtypeHR-/HER2+"] is None
+    assert np.isnan(fit.coefficients["subtype[HR-/HER2+]"])
+    assert fit.table.loc["subtype[HR-/HER2+]", "note"].startswith("aliased")
+    for term, value in fit.coefficients.drop("subtype[HR-/HER2+]").items():
+        expected = float(case["glm_coefficients"][_r_name(term)])
+        assert value == pytest.approx(expected, rel=1e-10, abs=1e-13), term
+    d_r = np.array(case["distance"], dtype=float)
+    assert np.max(np.abs(res.distance.to_numpy() - d_r)) < 1e-10
 
 
 def test_bug_matters_in_glm_cases():

@@ -90,6 +90,22 @@ dat_g <- data.frame(id = sprintf("g%03d", seq_len(n3)), treat = treat_g, x1 = x1
 rownames(dat_g) <- dat_g$id
 f_g <- treat ~ x1 + x2 + x3 + x4
 
+# ---- aliased terms: her2 is a linear combination of the subtype dummies (as in study A) --------
+set.seed(5)
+n4 <- 300
+er <- sample(c("Negative", "Positive"), n4, replace = TRUE, prob = c(0.3, 0.7))
+her2 <- sample(c("Negative", "Positive"), n4, replace = TRUE, prob = c(0.7, 0.3))
+subtype <- factor(paste0(ifelse(er == "Positive", "HR+", "HR-"), "/HER2",
+                         ifelse(her2 == "Positive", "+", "-")),
+                  levels = c("HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "HR-/HER2-"))
+age <- round(rnorm(n4, 60, 10))
+treat_a <- rbinom(n4, 1, plogis(-1 + 0.03 * (age - 60) + 0.8 * (her2 == "Positive")))
+dat_a <- data.frame(id = sprintf("a%03d", seq_len(n4)), treat = treat_a, age = age,
+                    her2 = her2, subtype = as.character(subtype))
+rownames(dat_a) <- dat_a$id
+dat_a_r <- dat_a
+dat_a_r$subtype <- subtype
+
 cases <- character(0)
 add <- function(name, m, family, args) cases <<- c(cases, case_json(name, m, family, args))
 mi <- function(...) suppressWarnings(matchit(...))
@@ -139,6 +155,10 @@ add("glm_r2_replace_cal", mi(f_g, dat_g, distance = "glm", link = "linear.logit"
                              replace = TRUE, caliper = 0.2), "glm",
     "ratio=2, replace=TRUE, caliper=0.2, link=linear.logit")
 
+add("glm_aliased_r1", mi(treat ~ age + her2 + subtype, dat_a_r, distance = "glm",
+                         link = "linear.logit"), "glm_aliased",
+    "ratio=1, link=linear.logit; subtype[HR-/HER2+] aliased")
+
 data_json <- function(d) {
   cols <- lapply(d, function(v) if (is.numeric(v)) arr(num(v)) else arr(str(v)))
   obj(cols)
@@ -147,5 +167,6 @@ out <- obj(list(
   r_version = str(R.version.string),
   matchit_version = str(as.character(packageVersion("MatchIt"))),
   data_int = data_json(dat_i), data_small = data_json(dat_s), data_glm = data_json(dat_g),
+  data_aliased = data_json(dat_a),
   cases = arr(cases)))
 writeLines(out, "tests/reference/matchit/fixtures.json")
