@@ -82,6 +82,28 @@ def fmt_count(n, study: Study) -> str:
     return value if isinstance(value, str) else f"{value:,}"
 
 
+def _r(x: float, digits: int) -> float:
+    """Rounded, without a negative zero (headline numbers must print the same everywhere)."""
+    return round(float(x), digits) + 0.0
+
+
+def pretty(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """A comparison table for display: numbers to ``digits`` significant digits, blanks for
+    missing values."""
+    def cell(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        if isinstance(v, (bool, np.bool_)):
+            return str(v)
+        if isinstance(v, (int, np.integer)):
+            return f"{int(v):,}"
+        if isinstance(v, (float, np.floating)):
+            return f"{float(v):.{digits}g}"
+        return str(v)
+
+    return frame.astype(object).map(cell)
+
+
 def fmt_p(p) -> str:
     if p is None or not np.isfinite(p):
         return "NA"
@@ -238,17 +260,23 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     from micromet import cohort as cohort_mod
 
     notes: list[str] = []
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = analysis_frame(study)
-        built = cohort_mod.build_cohort(frame, _criteria(study, cohort_mod),
-                                        study.exposure.column)
+        extract, outside = restrict_extract(frame, study)
+        criteria = list(study.cohort.criteria) if study.cohort else []
+        built = cohort_mod.build_cohort(extract, criteria, e.column, levels=levels)
         data = _exposure_categorical(built.data, study)
     notes += _warning_notes(caught)
+    if outside:
+        notes.append(f"{outside:,} rows of the export are outside the extract (years "
+                     f"{study.cohort.years}, {e.column} in {levels}) and were set aside first.")
     flow = _flow_frame(built.flow)
     real = not study.synthetic
     mc = study.governance.min_cell
-    extracted = group_counts(frame, study)
+    extracted = group_counts(extract, study)
     final = group_counts(data, study)
     table, tests = describe_groups(data, study)
     fu = followup(data, study)
@@ -256,6 +284,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     save_frame(data, output_dir, "cohort")
     summary = {
         "n_raw": int(frame.attrs.get("n_raw", len(frame))),
+        "outside_extract": int(outside),
         "extracted": extracted,
         "final": final,
         "flow": _flow_records(flow),
@@ -264,9 +293,8 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     }
     save_summary(summary, output_dir, "cohort")
 
-    e = study.exposure
     glue = {
-        "n_extracted": fmt_count(summary["n_raw"], study),
+        "n_extracted": fmt_count(len(extract), study),
         "n_final": fmt_count(len(data), study),
         "n_final_reference": fmt_count(final[e.reference], study),
         "n_final_exposed": fmt_count(final[e.exposed], study),
@@ -276,13 +304,15 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
         "followup_max": f"{fu['max']:g}",
     }
-    head = {"extracted": extracted, "final": final}
+    head = {"rows read": len(frame), "extracted": extracted, "final": final}
     for record in summary["flow"]:
-        head[f"step {record['step']}"] = record["remaining"]
+        per_group = {lv: record.get(f"remaining[{lv}]") for lv in levels}
+        head[f"after '{record['step']}'"] = per_group
     head = {k: _mask_nested(v, mc, real) for k, v in head.items()}
+    show = flow.set_index("step")
     return CohortChapter(
         study=study, data=data, flow=flow,
-        flow_table=governance.mask_table(flow, min_cell=mc, real=real),
+        flow_table=governance.mask_table(show, min_cell=mc, real=real),
         table_one=governance.mask_table(table, min_cell=mc, real=real),
         table_one_vs_published=versus_published(table, tests, study.published.get("table1"),
                                                 study),
@@ -290,16 +320,17 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     )
 
 
-def _criteria(study: Study, cohort_mod):
-    names = list(study.cohort.criteria) if study.cohort else []
-    known = getattr(cohort_mod, "CRITERIA", None)
-    if known is not None and hasattr(known, "keys"):
-        missing = [n for n in names if n not in known]
-        if missing:
-            raise InputError(f"unknown criterion '{missing[0]}' (known: {', '.join(known)})",
-                             file=study.file, column="cohort.criteria", value=missing[0])
-        return [known[n] for n in names]
-    return names
+def restrict_extract(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, int]:
+    """The rows of the extract definition (years of diagnosis, exposure levels); the number of
+    rows set aside. The paper's extract holds only these, so nothing is set aside there."""
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    keep = frame[e.column].astype("object").isin(levels).to_numpy()
+    if study.cohort is not None and study.cohort.years and "year" in frame.columns:
+        first, last = study.cohort.years
+        year = pd.to_numeric(frame["year"], errors="coerce")
+        keep &= year.between(first, last).fillna(False).to_numpy(dtype=bool)
+    return frame.loc[keep], int((~keep).sum())
 
 
 def _flow_frame(flow) -> pd.DataFrame:
@@ -309,25 +340,14 @@ def _flow_frame(flow) -> pd.DataFrame:
 
 
 def _flow_records(flow: pd.DataFrame) -> list[dict]:
-    records = []
-    frame = flow.reset_index()
-    for i, row in enumerate(frame.to_dict("records"), start=1):
-        rec = {"step": i}
-        for key, value in row.items():
-            if key == "index":
-                continue
-            rec[str(key)] = _plain(value)
-        if "remaining" not in rec:
-            numeric = [k for k, v in rec.items() if isinstance(v, int) and k != "step"]
-            if numeric:
-                rec["remaining"] = rec[numeric[0]]
-        records.append(rec)
-    return records
+    return [{str(k): _plain(v) for k, v in row.items()} for row in flow.to_dict("records")]
 
 
 def _plain(value):
+    if value is pd.NA or value is None:
+        return None
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
@@ -354,45 +374,34 @@ def followup(data: pd.DataFrame, study: Study) -> dict:
 
 
 def describe_groups(data: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, dict]:
-    """Table 1/2 (display frame) and its numbers (per variable: medians/counts and p)."""
+    """Table 1/2 in the paper's layout, and its numbers (per variable: quartiles or counts per
+    group, and the test's p) for summaries and the published-vs-reproduced comparison."""
     from micromet import describe
 
     e = study.exposure
-    t1 = study.table_one
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        raw = describe.table_one(data, e.column, t1.continuous, t1.categorical)
-    fmt = getattr(describe, "format_table_one", None)
-    table = fmt(raw) if fmt is not None else raw
-    return table, _table_numbers(data, study, raw)
-
-
-def _p_of(raw: pd.DataFrame, variable: str):
-    try:
-        sub = raw.xs(variable, level=0) if isinstance(raw.index, pd.MultiIndex) else \
-            raw.loc[[variable]]
-        p = pd.to_numeric(sub["p"], errors="coerce").dropna()
-        return float(p.iloc[0]) if len(p) else None
-    except (KeyError, TypeError):
-        return None
-
-
-def _table_numbers(data: pd.DataFrame, study: Study, raw: pd.DataFrame) -> dict:
-    e = study.exposure
     levels = e.levels or [e.reference, e.exposed]
-    g = data[e.column].astype("object")
-    out: dict[str, Any] = {"n": [int((g == lv).sum()) for lv in levels], "continuous": {},
+    t1 = study.table_one
+    raw = describe.table_one(data, e.column, t1.continuous, t1.categorical,
+                             labels=study.labels, levels=levels)
+    table = describe.format_table_one(raw).set_index("Variable")
+    return table, _table_numbers(raw, levels)
+
+
+def _table_numbers(raw: pd.DataFrame, levels: list[str]) -> dict:
+    out: dict[str, Any] = {"n": [int(raw.attrs["n"][lv]) for lv in levels], "continuous": {},
                            "categorical": {}}
-    for var in study.table_one.continuous:
-        q = [data.loc[g == lv, var].quantile([0.25, 0.5, 0.75]).tolist() for lv in levels]
-        out["continuous"][var] = {"median": [x[1] for x in q], "q1": [x[0] for x in q],
-                                  "q3": [x[2] for x in q], "p": _p_of(raw, var)}
-    for var in study.table_one.categorical:
-        col = data[var]
-        cats = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else \
-            sorted(col.dropna().unique().tolist())
-        counts = {str(c): [int(((g == lv) & (col == c)).sum()) for lv in levels] for c in cats}
-        out["categorical"][var] = {"counts": counts, "p": _p_of(raw, var)}
+    for var, block in raw.groupby("variable", sort=False):
+        first = block.iloc[0]
+        p = _plain(float(first["p"]))
+        if first["kind"] == "continuous":
+            out["continuous"][var] = {
+                stat: [_plain(float(first[f"{stat}[{lv}]"])) for lv in levels]
+                for stat in ("median", "q1", "q3")}
+            out["continuous"][var]["p"] = p
+        else:
+            counts = {str(r["level"]): [int(r[f"n[{lv}]"]) for lv in levels]
+                      for _, r in block.iterrows()}
+            out["categorical"][var] = {"counts": counts, "p": p}
     return out
 
 
@@ -429,8 +438,8 @@ def versus_published(table: pd.DataFrame, numbers: dict, published: dict | None,
                 theirs = pv.get("counts", {}).get(cat, [None] * len(levels))[i]
                 add(var, f"{cat} | {lv}", "n", counts[i], theirs, True)
         add(var, "", "p", vals["p"], pv.get("p"))
-    out = pd.DataFrame(rows)
-    return out.set_index(["variable", "level", "statistic"])
+    out = pd.DataFrame(rows, dtype=object)
+    return pretty(out.set_index(["variable", "level", "statistic"]))
 
 
 # ---- model tables -------------------------------------------------------------------------------
@@ -532,7 +541,7 @@ def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.
                 rows.append({"model": model, "term": term, "statistic": stat,
                              "reproduced": o, "published": t,
                              "difference": _difference(o, t)})
-    return pd.DataFrame(rows).set_index(["model", "term", "statistic"])
+    return pretty(pd.DataFrame(rows, dtype=object).set_index(["model", "term", "statistic"]))
 
 
 def _difference(ours, theirs):
@@ -544,7 +553,7 @@ def _difference(ours, theirs):
 
 
 def _warning_notes(caught, category=Warning) -> list[str]:
-    notes = []
+    notes: list[str] = []
     for w in caught:
         if issubclass(w.category, category) or category is Warning:
             text = str(w.message)
@@ -628,9 +637,9 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
         "matched": _mask_nested(counts, mc, real),
         "unmatched exposed": _mask_nested(len(res.unmatched_treated), mc, real),
         "caliper (distance scale)": None if res.caliper is None else round(res.caliper, 4),
-        "max |SMD| before": round(max_before, 3),
-        "max |SMD| after": round(max_after, 3),
-        "SMD of the distance after": round(float(bt.loc["distance", "smd_after"]), 3)
+        "max |SMD| before": _r(max_before, 3),
+        "max |SMD| after": _r(max_after, 3),
+        "SMD of the distance after": _r(float(bt.loc["distance", "smd_after"]), 3)
         if "distance" in bt.index else None,
     }
     show = bt[[*smd_cols, "var_ratio_before", "var_ratio_after"]].copy()
@@ -701,6 +710,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
                             cluster=study.models.cluster)
 
     uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
+    notes = list(dict.fromkeys(notes))
     fu = followup(data, study)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     surv = survival.survival_at(km, horizons)
@@ -730,7 +740,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     }
     head = {
         "n": _mask_nested(len(data), mc, real), "deaths": _mask_nested(events, mc, real),
-        "log-rank p": round(lr.p_value, 3),
+        "log-rank p": _r(lr.p_value, 3),
         "HR univariable": _hr_text(uni, term),
         "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
         "multivariable covariates": ", ".join(chosen),
@@ -802,6 +812,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         return competing.fine_gray(d, o.time, o.event, c, cause=cause)
 
     uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
+    notes = list(dict.fromkeys(notes))
     ev = pd.to_numeric(data[o.event])
     n_cause = int((ev == cause).sum())
     n_comp = int(ev.isin(o.competing).sum())
@@ -826,7 +837,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     head = {
         "events of interest": _mask_nested(n_cause, mc, real),
         "competing events": _mask_nested(n_comp, mc, real),
-        "Gray p": round(gray.p_value, 3),
+        "Gray p": _r(gray.p_value, 3),
         "sHR univariable": glue["shr_uni"],
         "sHR multivariable": glue["shr_multi"],
         "multivariable covariates": ", ".join(chosen),
@@ -835,7 +846,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         study=study, data=data, cif=ci, gray=gray, uni=uni, multi=multi,
         fine_gray_table=format_models(uni, multi, data, study, covs),
         fine_gray_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
-        cif_table=at.round(4) if isinstance(at, pd.DataFrame) else pd.DataFrame(at),
+        cif_table=at.round(6) if isinstance(at, pd.DataFrame) else pd.DataFrame(at),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
     )
 
@@ -901,12 +912,15 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
             for j, stat in enumerate(("HR", "lower", "upper", "p")):
                 add(f"{label} {model} {stat}, {e.exposed} vs {e.reference}",
                     ours[j] if ours else None, theirs[j] if theirs else None)
-    headline_table = pd.DataFrame(rows).set_index("quantity")
+    headline_table = pd.DataFrame(rows, dtype=object).set_index("quantity")
     real = not study.synthetic
     mc = study.governance.min_cell
     if real:
         headline_table["reproduced"] = headline_table["reproduced"].map(
             lambda v: governance.mask_count(v, min_cell=mc) if isinstance(v, int) else v)
+    compared = int(headline_table["published"].notna().sum())
+    largest = _largest_count_diff(headline_table)
+    headline_table = pretty(headline_table)
 
     def table_rows(numbers, published):
         if not numbers:
@@ -928,12 +942,9 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
         "table4": model_cmp(bc, pb),
         "r_agreement": r_agreement(),
     }
-    diffs = pd.to_numeric(headline_table["difference"], errors="coerce").abs()
-    summary = {"compared": int(headline_table["published"].notna().sum())}
+    summary = {"compared": compared}
     glue = {f"validation_{k}": _display_for_glue(v) for k, v in tables.items()}
-    head = {"quantities compared": summary["compared"],
-            "largest |difference| in counts": _largest_count_diff(headline_table),
-            "any difference computed": bool(diffs.notna().any())}
+    head = {"quantities compared": compared, "largest |difference| in counts": largest}
     return ValidationChapter(study=study, tables=tables, glue=glue, headline=head, summary=summary)
 
 

@@ -44,12 +44,11 @@ class Exposure:
 
 @dataclass(frozen=True)
 class Cohort:
-    """Inclusion and exclusion criteria, by the names ``micromet.cohort`` knows."""
+    """The extract (years, exposure levels) and the ordered criteria of ``micromet.cohort``
+    (declarative mappings: ``{name: female, column: sex, in: [Female]}``)."""
 
-    criteria: list[str]
+    criteria: list[dict[str, Any]]
     years: list[int] = field(default_factory=list)  # [first, last] year of diagnosis
-    age_min: int | None = None
-    age_max: int | None = None
     grade_variable: str | None = None  # SEER column used for grade
 
 
@@ -85,6 +84,7 @@ class Outcome:
     event: str
     cause: int | None = None
     competing: list[int] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # restrict group comparisons to these levels
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,10 @@ class Study:
     models: Models = field(default_factory=Models)
     governance: Governance = field(default_factory=Governance)
     labels: dict[str, str] = field(default_factory=dict)  # column -> label shown in tables
-    data: dict[str, Any] = field(default_factory=dict)  # how to read the source (e.g. a CSV mapping)
+    data: dict[str, Any] = field(default_factory=dict)  # how to read the source (reader options)
+    series: dict[str, Any] | None = None  # an institutional CSV's mapping (micromet.series)
+    comparisons: list[list[str]] = field(default_factory=list)  # pairwise [exposed, reference]
+    grouped_model: dict[str, Any] | None = None  # a model on a regrouped exposure
     options: dict[str, Any] = field(default_factory=dict)  # study-specific chapter options
     citation: str = ""
     published: dict[str, Any] = field(default_factory=dict)
@@ -402,6 +405,13 @@ def _check_semantics(study: Study) -> None:
             raise bad(f"outcomes.{name}.competing", "must not contain the cause of interest")
     if study.cohort is not None and study.cohort.years and len(study.cohort.years) != 2:
         raise bad("cohort.years", "must be [first, last]", study.cohort.years)
+    if study.cohort is not None:
+        from micromet import cohort as cohort_rules
+
+        try:
+            cohort_rules.validate_criteria(study.cohort.criteria)
+        except InputError as exc:
+            raise bad("cohort.criteria", exc.reason) from exc
     if study.exposure.levels and study.exposure.reference not in study.exposure.levels:
         raise bad("exposure.reference", "must be one of exposure.levels", study.exposure.reference)
     if not study.synthetic and "://" in study.source:

@@ -21,7 +21,10 @@ def test_paper_choices_are_in_the_study_file():
     s = load_study(STUDY)
     assert s.name == "seer_m0i"
     assert s.cohort.years == [2018, 2022]
-    assert (s.cohort.age_min, s.cohort.age_max) == (18, 89)
+    assert [c["name"] for c in s.cohort.criteria] == [
+        "female", "age 18-89", "grade known", "not Tis or T0", "complete information",
+        "known cause of death"]
+    assert s.cohort.criteria[1] == {"name": "age 18-89", "column": "age", "between": [18, 89]}
     assert s.exposure.column == "m_stage"
     assert (s.exposure.reference, s.exposure.exposed) == ("M0", "M0(i+)")
     m = s.matching
@@ -121,3 +124,10 @@ def test_data_replaces_the_source(tmp_path):
 
 def test_study_by_name():
     assert load_study("seer_m0i").name == "seer_m0i"
+
+
+def test_a_malformed_criterion_is_refused_before_running(tmp_path):
+    text = STUDY.read_text(encoding="utf-8").replace("between: [18, 89]", "betwen: [18, 89]")
+    with pytest.raises(InputError) as info:
+        load_study(write(tmp_path, text))
+    assert info.value.column == "cohort.criteria" and "age 18-89" in str(info.value)
