@@ -422,3 +422,42 @@ def read_series(path, mapping) -> pd.DataFrame:
         reference=labels[0],
     )
     return out
+
+
+SYNTHETIC_NAME = "nanomet"
+
+
+def source_path(source: str, *, seed: int | None = None, cache_dir=None) -> Path:
+    """The CSV a study's ``source`` names: a path as given, or ``synthetic://nanomet?seed=N&...``
+    generated (and cached) by :func:`micromet.synth_series.synthetic_series`. Extra query
+    parameters are synthetic-series parameters, parsed as YAML scalars (``?loss_rate_per_year=0.02``).
+    """
+    from urllib.parse import parse_qsl, urlparse
+
+    if "://" not in str(source):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise InputError("data file not found", file=path, column="source")
+        return path
+    url = urlparse(str(source))
+    if url.scheme != "synthetic" or url.netloc != SYNTHETIC_NAME:
+        raise InputError(f"unknown source (known: a CSV path, synthetic://{SYNTHETIC_NAME}?seed=N)",
+                         column="source", value=source)
+    import yaml
+
+    from micromet import synth_series
+
+    query = dict(parse_qsl(url.query))
+    if "seed" in query:
+        seed = int(query.pop("seed"))
+    seed = synth_series.DEFAULT_SEED if seed is None else int(seed)
+    params = {k: yaml.safe_load(v) for k, v in query.items()} or None
+    return synth_series.synthetic_series(seed, params, cache_dir)
+
+
+def read_source(source: str, mapping, *, seed: int | None = None, cache_dir=None) -> pd.DataFrame:
+    """:func:`read_series` of :func:`source_path` (the study's ``source`` and ``data`` mapping);
+    the frame's ``attrs["synthetic"]`` says whether the source was generated."""
+    frame = read_series(source_path(source, seed=seed, cache_dir=cache_dir), mapping)
+    frame.attrs["synthetic"] = "://" in str(source)
+    return frame

@@ -130,7 +130,7 @@ def test_integer_codes_in_the_mapping_match_text_in_the_file(tmp_path):
 def test_synthetic_fixture_with_study_mapping():
     """The committed fixture (first rows of the synthetic series) through the study's mapping."""
     study = yaml.safe_load((ROOT / "studies" / "nanomet.yml").read_text(encoding="utf-8"))
-    d = read_series(FIXTURE, study["series"])
+    d = read_series(FIXTURE, study["data"])
     raw = pd.read_csv(FIXTURE, dtype=str)
     assert len(d) == len(raw) == 40
     codes = {"none": 0, "distant": 1, "local": 2, "regional": 3, "contralateral": 4, "death": 5}
@@ -290,3 +290,26 @@ def test_combine_levels_rejects_an_unplaced_level():
     with pytest.raises(InputError, match="not placed") as e:
         combine_levels(s, {"A": ["a"], "B": ["b"]})
     assert e.value.row == 2 and e.value.value == "c"
+
+
+# ---- sources: a CSV path or synthetic://nanomet -----------------------------------------------
+
+
+def test_source_path_and_read_source(tmp_path, csv):
+    from micromet.series import read_source, source_path
+
+    assert source_path(str(csv)) == csv
+    d = read_source(str(csv), MAPPING)
+    assert len(d) == 5 and d.attrs["synthetic"] is False
+    with pytest.raises(InputError, match="data file not found") as e:
+        source_path(str(tmp_path / "absent.csv"))
+    assert e.value.column == "source"
+    with pytest.raises(InputError, match="unknown source"):
+        source_path("synthetic://seer_m0i?seed=1")
+    with pytest.raises(InputError, match="unknown source"):
+        source_path("https://example.org/x.csv")
+    p1 = source_path("synthetic://nanomet?seed=3", cache_dir=tmp_path)
+    p2 = source_path("synthetic://nanomet", seed=3, cache_dir=tmp_path)
+    p3 = source_path("synthetic://nanomet?seed=3&loss_rate_per_year=0.02", cache_dir=tmp_path)
+    assert p1 == p2 != p3
+    assert p1.parent.parent == tmp_path and len(pd.read_csv(p3)) == 702
