@@ -624,7 +624,9 @@ def match(
     ``distance``: "linear_logit" (the logit of the propensity score, the linear predictor),
     "logit" (the propensity score itself), or a precomputed Series (index of data) / array.
     ``caliper``: in standard deviations of the distance over all units when ``std_caliper``
-    (sample SD, n-1), else absolute; a control is acceptable when |d_t - d_c| <= caliper.
+    (sample SD, n-1), else absolute; a control is acceptable when |d_t - d_c| <= caliper. (With
+    separation in the propensity model the separated units' distance is infinite; the SD is then
+    taken over the finite distances, and those units are never within a caliper.)
     ``m_order="random"`` uses ``seed`` (numpy's generator: not R's random order).
     ``abs_mode="int_trunc"`` emulates the integer-abs bug of MatchIt 4.5.1-4.5.3 (Debian's build),
     for comparisons with that build only, as is ``row_check_451=True`` (its other ratio > 1

@@ -312,3 +312,29 @@ def test_balance_binary_and_continuous_rules():
     assert out.loc["grade[I-II]", "ecdf_max"] == pytest.approx(1 - 1 / 4)
     sd_t = np.std([50.0, 40.0], ddof=1)
     assert out.loc["age", "smd"] == pytest.approx((45 - 62.5) / sd_t)
+
+
+# ------------------------------------------------------------------ Love plot
+
+
+def test_love_plot_draws_before_after_and_threshold(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from micromet.matching import balance_table
+    from micromet.plots_balance import love_plot
+
+    df = _separated_data().query("histology != 'Rare'")
+    res = match(df, "treat", ["age", "histology"], ratio=1, caliper=0.2)
+    bt = balance_table(res, df, "treat", ["age", "histology"])
+    fig = love_plot(bt, threshold=0.1)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(bt.table.index)
+    before, after = ax.collections[0], ax.collections[1]
+    ys = np.arange(len(bt.table))[::-1]
+    np.testing.assert_allclose(before.get_offsets()[:, 0], bt.table["smd_before"].abs())
+    np.testing.assert_allclose(after.get_offsets()[:, 1], ys)
+    assert any(line.get_xdata()[0] == 0.1 for line in ax.lines)
+    fig.savefig(tmp_path / "love.png")
+    with pytest.raises(InputError):
+        love_plot(pd.DataFrame({"smd": [0.1]}))
