@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from micromet.design import Design, design_matrix, is_categorical, levels_of, monotone_terms
 from micromet.errors import InputError, NotEstimableWarning
@@ -282,6 +282,14 @@ class _RiskSets:
         else:
             self.frac = np.zeros(len(self.sub_block))
         self.wbar = self.wd[self.sub_block] / self.m[self.sub_block]
+        # block indicator (blocks x rows) as CSR; its data are replaced by row weights
+        self._indptr = np.r_[starts, n].astype(np.int64)
+        self._indices = np.arange(n, dtype=np.int64)
+
+    def block_matmul(self, r, X):
+        """Per-block sums of ``r[:, None] * X`` (a sparse product: O(n p), no n x p temporary)."""
+        A = sparse.csr_matrix((r, self._indices, self._indptr), shape=(self.nb, len(r)))
+        return np.asarray(A @ X)
 
     def rev_cumsum(self, x):
         """Sum over blocks with time >= this block's time in the same stratum (axis 0)."""
@@ -337,9 +345,8 @@ def _cox_pass_unguarded(rs, X, beta, *, keep=False) -> _Pass:
     with np.errstate(divide="ignore", invalid="ignore"):
         loglik = float(np.sum(rs.w * rs.status * eta) - np.sum(wbar * np.log(s0)))
     if p:
-        rX = r[:, None] * X
-        S1 = rs.rev_cumsum(rs.block_sum(rX))
-        D1 = rs.block_sum(rX * rs.status[:, None])
+        S1 = rs.rev_cumsum(rs.block_matmul(r, X))
+        D1 = rs.block_matmul(r * rs.status, X)
         s1 = S1[sb] - f[:, None] * D1[sb]
         with np.errstate(divide="ignore", invalid="ignore"):
             xbar = s1 / s0[:, None]
@@ -353,7 +360,9 @@ def _cox_pass_unguarded(rs, X, beta, *, keep=False) -> _Pass:
     Hb = rs.fwd_cumsum(h)
     H = Hb[rs.block] - rs.status * h_own[rs.block]
     if p:
-        info = (X * (r * H)[:, None]).T @ X - (xbar * wbar[:, None]).T @ xbar
+        # X' diag(r H) X as Y'Y (r H >= 0): a symmetric rank-k update, half the work
+        Y = X * np.sqrt(np.maximum(r * H, 0.0))[:, None]
+        info = Y.T @ Y - (xbar * wbar[:, None]).T @ xbar
     else:
         info = np.zeros((0, 0))
     out = _Pass(loglik=loglik, score=score, info=info)
@@ -503,10 +512,8 @@ def separation_check(X: pd.DataFrame, event, time=None, strata=None) -> dict[str
         if term in out:
             continue
         x = X[term].to_numpy(dtype=float)[rs.order]
-        bmax = np.full(rs.nb, -np.inf)
-        bmin = np.full(rs.nb, np.inf)
-        np.maximum.at(bmax, rs.block, x)
-        np.minimum.at(bmin, rs.block, x)
+        bmax = np.maximum.reduceat(x, rs.block_start)
+        bmin = np.minimum.reduceat(x, rs.block_start)
         # running max/min over blocks with time >= t in the stratum, from the last block down
         rmax = _rev_cum_extreme(bmax, rs, np.maximum)
         rmin = _rev_cum_extreme(bmin, rs, np.minimum)
@@ -699,9 +706,9 @@ def cox(
         dfb = (rs.w[:, None] * U) @ fit.var
         if cl is not None:
             groups = cl[rs.order]
-            agg = np.zeros((groups.max() + 1, len(terms)))
-            np.add.at(agg, groups, dfb)
-            dfb = agg
+            k = int(groups.max()) + 1
+            dfb = np.column_stack([np.bincount(groups, weights=dfb[:, j], minlength=k)
+                                   for j in range(dfb.shape[1])])
         naive, var = var, dfb.T @ dfb
     table = _coef_table(design.all_terms, terms, fit.beta, var, naive)
     var_df = pd.DataFrame(var, index=terms, columns=terms)
