@@ -449,6 +449,7 @@ class _FGData:
         self.t = t
         self.eps = eps  # 1 cause of interest, 0 censored, 2 competing
         self.Z = Z
+        self.ZT = np.ascontiguousarray(Z.T)
         ut, start, counts = np.unique(t, return_index=True, return_counts=True)
         self.ut = ut
         self.start = start
@@ -473,26 +474,32 @@ class _FGData:
         self.nf_le = np.searchsorted(self.ut[self.fail_blk], self.ut, side="right")
 
     # running sums -----------------------------------------------------------------------
-    def block_sums(self, x: np.ndarray) -> np.ndarray:
-        """Sum of ``x`` (rows) within each distinct time (rows are sorted)."""
-        return np.add.reduceat(x, self.start, axis=0)
+    def risk_sum0(self, r: np.ndarray) -> np.ndarray:
+        """S0 alone at the failure times (for the line search and the null log-likelihood)."""
+        tail0 = np.cumsum(r[::-1])[::-1]
+        pre0 = np.concatenate(([0.0], np.cumsum(np.where(self.comp, r / self.G_left, 0.0))))
+        rows = self.start[self.fail_blk]
+        return tail0[rows] + self.G_time[self.fail_blk] * pre0[rows]
 
-    def risk_sums(self, r: np.ndarray, rz: np.ndarray):
-        """S0 and S1 at the failure times (METHODS 5): tail sums over T >= t plus Ĝ(t-) times
-        the prefix sum of r/Ĝ(T-) over competing events strictly before t."""
-        b0 = self.block_sums(r)
-        b1 = self.block_sums(rz)
-        tail0 = np.cumsum(b0[::-1])[::-1]
-        tail1 = np.cumsum(b1[::-1], axis=0)[::-1]
+    def risk_sums(self, r: np.ndarray):
+        """S0 and S1 at the failure times (METHODS 5): sums over T >= t (a reverse cumulative
+        sum over the sorted rows) plus Ĝ(t-) times the sum of r/Ĝ(T-) over competing events
+        strictly before t (a forward cumulative sum). Also returns those competing-event sums
+        at every distinct time (P0, P1), which the variance needs. Covariates are held
+        transposed (p x n) so the running sums run along contiguous memory."""
+        ZT = self.ZT
+        tail0 = np.cumsum(r[::-1])[::-1]  # [i] = sum over rows i' >= i
+        tail1 = np.cumsum((ZT * r)[:, ::-1], axis=1)[:, ::-1]
         cw = np.where(self.comp, r / self.G_left, 0.0)
-        c0 = np.concatenate(([0.0], np.cumsum(self.block_sums(cw))))  # [k] = sum over blocks < k
-        c1 = np.vstack([np.zeros((1, self.p)),
-                        np.cumsum(self.block_sums(cw[:, None] * self.Z), axis=0)])
-        fb = self.fail_blk
-        Gt = self.G_time[fb]
-        S0 = tail0[fb] + Gt * c0[fb]
-        S1 = tail1[fb] + Gt[:, None] * c1[fb]
-        return S0, S1
+        pre0 = np.concatenate(([0.0], np.cumsum(cw)))  # [i] = sum over rows i' < i
+        pre1 = np.concatenate([np.zeros((self.p, 1)), np.cumsum(ZT * cw, axis=1)], axis=1)
+        rows = self.start[self.fail_blk]  # first row of each failure time
+        Gt = self.G_time[self.fail_blk]
+        S0 = tail0[rows] + Gt * pre0[rows]
+        S1 = (tail1[:, rows] + Gt * pre1[:, rows]).T
+        P0 = pre0[self.start]
+        P1 = pre1[:, self.start].T
+        return S0, S1, P0, P1
 
     def row_weights(self, coef_time: np.ndarray) -> np.ndarray:
         """For each row i, Σ_k w_i(t_k) c_k over failure times k for a per-failure-time array
@@ -519,7 +526,10 @@ def _fg_eval(D: _FGData, beta: np.ndarray, need: str = "all"):
     eta = D.Z @ beta
     shift = float(eta.max()) if len(eta) else 0.0
     r = np.exp(eta - shift)
-    S0, S1 = D.risk_sums(r, r[:, None] * D.Z)
+    if need == "f":
+        S0 = D.risk_sum0(r)
+    else:
+        S0, S1, P0, P1 = D.risk_sums(r)
     with np.errstate(divide="ignore", invalid="ignore"):
         loglik = float(eta[D.is_fail].sum() - (D.d * (np.log(S0) + shift)).sum())
     if need == "f":
@@ -528,14 +538,13 @@ def _fg_eval(D: _FGData, beta: np.ndarray, need: str = "all"):
     score = D.zsum_fail - (D.d[:, None] * zbar).sum(axis=0)
     # information: Σ_k d_k S2_k/S0_k - Σ_k d_k zbar zbar' with Σ_k d_k S2_k/S0_k = Z' diag(r a) Z
     a = D.row_weights(D.d / S0)
-    wz = D.Z * (r * a)[:, None]
-    info = D.Z.T @ wz - (zbar * D.d[:, None]).T @ zbar
-    return -loglik, -score, info, (r, S0, S1, zbar)
+    info = D.ZT @ (D.Z * (r * a)[:, None]) - (zbar * D.d[:, None]).T @ zbar
+    return -loglik, -score, info, (r, S0, S1, zbar, P0, P1)
 
 
 def _fg_variance(D: _FGData, beta: np.ndarray, info: np.ndarray, parts) -> np.ndarray:
     """crr's sandwich Ω⁻¹ Σ(η+ψ)(η+ψ)' Ω⁻¹ with the censoring term ψ (METHODS 2.6), O(n p)."""
-    r, S0, S1, zbar = parts
+    r, S0, S1, zbar, P0, P1 = parts
     Z = D.Z
     d = D.d
     # eta_i
@@ -551,15 +560,11 @@ def _fg_variance(D: _FGData, beta: np.ndarray, info: np.ndarray, parts) -> np.nd
     g0 = d * Gt / S0  # per failure time
     g1 = (d * Gt / S0)[:, None] * zbar
     # suffix sums over failure times t_k >= u, for every distinct time u
-    m = len(d)
     suf0 = np.concatenate([np.cumsum(g0[::-1])[::-1], [0.0]])
     suf1 = np.vstack([np.cumsum(g1[::-1], axis=0)[::-1], np.zeros((1, D.p))])
     first_ge = np.searchsorted(D.ut[D.fail_blk], D.ut, side="left")  # first k with t_k >= u
-    cw = np.where(D.comp, r / D.G_left, 0.0)
-    P0 = np.concatenate(([0.0], np.cumsum(D.block_sums(cw))))[:-1]  # comp with T < u
-    P1 = np.vstack([np.zeros((1, D.p)), np.cumsum(D.block_sums(cw[:, None] * Z), axis=0)])[:-1]
+    # P0, P1: sums of r/Ĝ(T-) (times Z) over competing events with T < u, per distinct time u
     q = P1 * suf0[first_ge][:, None] - P0[:, None] * suf1[first_ge]  # per distinct time u
-    del m
     pi = D.n_at
     cterm = (D.cens / pi**2)[:, None] * q
     cum = np.cumsum(cterm, axis=0)  # Σ_{u <= T}
@@ -597,7 +602,7 @@ def _newton(D: _FGData, init: np.ndarray, gtol: float, maxiter: int) -> _Fit:
     for ll in range(maxiter + 1):
         f, g, H, parts = _fg_eval(D, b)
         path.append(b.copy())
-        if np.max(np.abs(g) * np.maximum(np.abs(b), 1.0)) < max(abs(f), 1.0) * gtol:
+        if np.max(np.abs(g) * np.maximum(np.abs(b), 1.0), initial=0.0) < max(abs(f), 1.0) * gtol:
             converged = True
             break
         if ll == maxiter:

@@ -105,3 +105,22 @@ def test_order_of_rows_does_not_matter(case):
     b = fine_gray(shuffled, "time", "event", ["x1", "x2"])
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-9)
     np.testing.assert_allclose(a.var, b.var, rtol=1e-8)
+
+
+def test_dense_reference_equals_loop_reference(case):
+    """The vectorised O(n^2) reference (used by the benchmark) equals the loop one."""
+    _, df = case
+    t, eps, X = _sorted_arrays(df, ["x1", "x2", "stage"])
+    beta = np.array([0.4, -0.6, 0.2, 0.7])
+    ll, score, info, _ = ref.dense_evaluate(t, eps, X, beta, chunk=7)
+    ll0, score0, info0, _ = ref.evaluate(t, eps, X, beta)
+    np.testing.assert_allclose([ll], [ll0], rtol=1e-12)
+    np.testing.assert_allclose(score, score0, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(info, info0, rtol=1e-11)
+    np.testing.assert_allclose(ref.dense_variance(t, eps, X, beta, chunk=7),
+                               ref.variance(t, eps, X, beta), rtol=1e-10, atol=1e-14)
+    coef, _, conv, var = ref.dense_fit(t, eps, X)
+    fit = fine_gray(df, "time", "event", ["x1", "x2", "stage"])
+    assert conv == fit.converged
+    np.testing.assert_allclose(fit.coef.to_numpy(), coef, rtol=1e-9)
+    np.testing.assert_allclose(fit.var.to_numpy(), var, rtol=1e-8)

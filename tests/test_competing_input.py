@@ -257,3 +257,14 @@ def test_cif_plot(example):
     plt.close(fig)
     with pytest.raises(InputError):
         cif_plot(ci, cause=5)
+
+
+def test_no_covariates_left(example):
+    null = fine_gray(example, "ftime", "fstatus", [])
+    assert null.table.empty and null.converged
+    assert null.loglik == pytest.approx(-394.2785752239184, rel=1e-12)  # crr loglik.null
+    example["site"] = np.where(example["fstatus"] == 1, "a", "b")
+    with pytest.warns(NotEstimableWarning):
+        fit = fine_gray(example, "ftime", "fstatus", ["site"])
+    assert fit.terms == [] and fit.table.loc["site[b]"].isna().all()
+    np.testing.assert_allclose(fit.bfitj, null.bfitj, rtol=1e-14)
