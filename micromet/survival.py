@@ -210,7 +210,7 @@ def logrank(data, duration, event, group, *, strata=None, rho=0.0) -> LogrankRes
         c = np.where(n_all > 1, w**2 * d_all * (n_all - d_all) / (n_all - 1) / n_all, 0.0)
     V = np.diag((c[:, None] * nk).sum(axis=0)) - (c[:, None] * nk / n_all[:, None]).T @ nk
     pos = np.flatnonzero(expected > 0)
-    df = len(pos) - 1
+    df = max(len(pos) - 1, 0)
     if df < 1:
         stat = 0.0
     else:
@@ -679,6 +679,8 @@ def cox(
     n = len(t)
     if n == 0:
         raise InputError("no rows to fit")
+    if not d.any():
+        raise InputError("no events: a Cox model needs at least one event", column=event)
 
     not_est = separation_check(design.X, d, time=t, strata=s)
     terms = [c for c in design.terms if c not in not_est]

@@ -325,3 +325,54 @@ def test_timefix_merges_near_equal_times():
     t = np.array([1.0, 1.0 + 1e-13, 2.0, 3.0])
     out = sv.timefix(t)
     assert out[0] == out[1] == 1.0 and list(out[2:]) == [2.0, 3.0]
+
+
+# ------------------------------------------------------------------ edge cases
+
+
+def test_null_model_has_the_null_loglik(data):
+    fit = sv.cox(data, "time", "status", [])
+    assert fit.table.empty and fit.converged
+    assert fit.loglik == fit.loglik_null
+    np.testing.assert_allclose(fit.loglik, REF["cox"]["age_only"]["loglik"][0], rtol=1e-12)
+
+
+def test_no_events_is_an_input_error(data):
+    d = data.assign(status=0)
+    with pytest.raises(InputError, match="no events"):
+        sv.cox(d, "time", "status", ["age"])
+    res = sv.logrank(d, "time", "status", "group")
+    assert res.statistic == 0 and res.df == 0 and np.isnan(res.p_value)
+
+
+def test_constant_covariate_is_dropped(data):
+    fit = sv.cox(data.assign(const=1.0), "time", "status", ["age", "const"])
+    assert fit.dropped == {"const": "constant: no variation in the data"}
+    assert fit.table.loc["const"].isna().all()
+    np.testing.assert_allclose(fit.table.loc["age", "coef"], REF["cox"]["age_only"]["coef"],
+                               rtol=COX_RTOL)
+
+
+def test_km_confidence_limits_undefined_where_survival_is_zero():
+    tiny = pd.DataFrame({"t": [1, 2, 3, 3], "e": [1, 0, 1, 1]})
+    tab = sv.km(tiny, "t", "e")
+    assert list(tab["survival"]) == [0.75, 0.75, 0.0]
+    assert np.isnan(tab["lower"].iloc[-1]) and np.isnan(tab["upper"].iloc[-1])
+
+
+def test_logrank_needs_two_groups(data):
+    with pytest.raises(InputError, match="two groups"):
+        sv.logrank(data.assign(one="x"), "time", "status", "one")
+
+
+def test_explicit_robust_false_with_cluster_gives_model_variance(data):
+    fit = sv.cox(data, "time", "status", ["age", "size", "grade", "group"], cluster="set",
+                 robust=False)
+    assert not fit.robust and "robust_se" not in fit.table.columns
+    np.testing.assert_allclose(fit.table["se"], REF["cox"]["cluster"]["naive_se"], rtol=COX_RTOL)
+
+
+def test_boolean_event_and_input_order_do_not_matter(data):
+    shuffled = data.sample(frac=1.0, random_state=5).assign(dead=lambda x: x["status"] == 1)
+    fit = sv.cox(shuffled, "time", "dead", FULL)
+    np.testing.assert_allclose(fit.table["coef"], REF["cox"]["efron"]["coef"], rtol=COX_RTOL)
