@@ -198,41 +198,65 @@ def _irls(X: np.ndarray, y: np.ndarray, *, convergence: str = "glm", tol: float 
     return beta, converged, it, info, next_change
 
 
+def _max_separation(S: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray]:
+    """max sum_i S_i b over ``rows`` s.t. S_i b >= 0 for those rows, |b_j| <= 1 (an LP).
+
+    Solved by constraint generation: the LP is solved on a subset of the rows (the minority
+    class and a sample of the others), every row is then checked, and the most violated rows are
+    added until none is violated -- the optimum of the full LP, at the cost of a few small ones.
+    """
+    from scipy.optimize import linprog
+
+    Sr = S[rows]
+    c = -Sr.sum(axis=0)
+    p = S.shape[1]
+    positive = np.flatnonzero(Sr[:, 0] > 0)
+    negative = np.flatnonzero(Sr[:, 0] < 0)
+    small, large = (positive, negative) if len(positive) <= len(negative) else (negative, positive)
+    rng = np.random.default_rng(0)
+    take = large if len(large) <= 2000 else rng.choice(large, 2000, replace=False)
+    active = np.union1d(small, take)
+    b = np.zeros(p)
+    value = 0.0
+    for _ in range(100):
+        A = np.unique(Sr[active], axis=0)
+        res = linprog(c, A_ub=-A, b_ub=np.zeros(len(A)), bounds=[(-1.0, 1.0)] * p,
+                      method="highs")
+        if res.status != 0:
+            return 0.0, np.zeros(p)
+        b, value = res.x, -res.fun
+        slack = Sr @ b
+        violated = np.flatnonzero(slack < -1e-9)
+        if len(violated) == 0:
+            break
+        worst = violated[np.argsort(slack[violated], kind="stable")[:2000]]
+        active = np.union1d(active, worst)
+    return value, b
+
+
 def _separating_rows(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows separated by some direction b (s_i z_i'b >= 0 for all i, > 0 for these rows).
 
     Konis' linear program: maximize sum_i s_i z_i'b subject to s_i z_i'b >= 0 and |b_j| <= 1,
-    s_i = +1 for treated, -1 for control, repeated until no further row is separated. Returns a
-    boolean mask of separated rows and the summed direction (on the scale of Z).
+    s_i = +1 for treated, -1 for control, repeated on the remaining rows until no further row is
+    separated. Returns a boolean mask of separated rows and the summed direction (scale of Z).
     """
-    from scipy.optimize import linprog
-
     S = Z * np.where(y == 1, 1.0, -1.0)[:, None]
-    uniq, inverse = np.unique(S, axis=0, return_inverse=True)
-    inverse = np.asarray(inverse).reshape(-1)
-    separated_u = np.zeros(len(uniq), dtype=bool)
+    separated = np.zeros(len(S), dtype=bool)
     direction = np.zeros(Z.shape[1])
     for _ in range(Z.shape[1] + 1):
-        rest = uniq[~separated_u]
+        rest = np.flatnonzero(~separated)
         if len(rest) == 0:
             break
-        res = linprog(
-            -rest.sum(axis=0),
-            A_ub=-rest,
-            b_ub=np.zeros(len(rest)),
-            bounds=[(-1.0, 1.0)] * Z.shape[1],
-            method="highs",
-        )
-        if res.status != 0 or -res.fun <= 1e-7:
+        value, b = _max_separation(S, rest)
+        if value <= 1e-7:
             break
-        b = res.x
-        score = uniq @ b
-        new = (~separated_u) & (score > 1e-6)
+        new = (~separated) & (S @ b > 1e-6)
         if not new.any():
             break
-        separated_u |= new
+        separated |= new
         direction += b
-    return separated_u[inverse], direction
+    return separated, direction
 
 
 def fit_propensity(
