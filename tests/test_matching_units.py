@@ -325,7 +325,7 @@ def test_love_plot_draws_before_after_and_threshold(tmp_path):
     from micromet.plots_balance import love_plot
 
     df = _separated_data().query("histology != 'Rare'")
-    res = match(df, "treat", ["age", "histology"], ratio=1, caliper=0.2)
+    res = match(df, "treat", ["age", "histology"], ratio=1)
     bt = balance_table(res, df, "treat", ["age", "histology"])
     fig = love_plot(bt, threshold=0.1)
     ax = fig.axes[0]
