@@ -362,7 +362,7 @@ def read_series(path, mapping) -> pd.DataFrame:
             raise InputError(
                 f"column not in the file (its columns are {list(raw.columns)})", file=path, column=col
             )
-    raw = raw.apply(lambda s: s.str.strip())
+    raw = raw[m.columns].apply(lambda s: s.str.strip())  # only the columns the mapping reads
     if len(raw) == 0:
         raise InputError("the file has no data rows", file=path)
 
