@@ -238,9 +238,9 @@ class SynthParams:
 
     shr_bc: dict = field(default_factory=lambda: dict(TABLE4_MULTIVARIABLE))
     hr_other: dict = field(default_factory=lambda: dict(TABLE3_MULTIVARIABLE))
-    p_bc: float = 0.01459
+    p_bc: float = 0.01462
     rate_bc: float = 0.025
-    rate_other: float = 0.0002277
+    rate_other: float = 0.0002294
     reference: dict = field(default_factory=lambda: {
         "age": 60.0, "tumor_size_mm": 16.0, "er": "Positive", "pr": "Positive"})
     year_weights_m0: tuple = (0.185, 0.19, 0.18, 0.215, 0.23)

@@ -85,7 +85,7 @@ def test_params_validation_and_roundtrip():
 
 def test_defaults_are_calibrated_to_the_published_matched_events():
     e1, e2 = synth.expected_matched_events()
-    assert abs(e1 - 47) < 0.5 and abs(e2 - 35) < 0.5
+    assert abs(e1 - 47) < 0.05 and abs(e2 - 35) < 0.05
 
 
 def test_simulated_outcomes_follow_the_fine_gray_design():
