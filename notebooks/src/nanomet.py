@@ -259,6 +259,7 @@ glue = {
     "hr_grouped": mm.fmt_hr(grouped["hr"], grouped["lower"], grouped["upper"]),
     "p_grouped": mm.fmt_p(grouped["p"]),
     "gray_chisq": f"{gray.statistic:.2f}", "gray_p": mm.fmt_p(gray.p_value),
+    "nanomet_validation": validation,  # for the book's validation page (path::key glue)
 }
 mm.publish(SimpleNamespace(glue=glue))
 
