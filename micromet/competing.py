@@ -181,7 +181,8 @@ def cuminc(
     corner layout, which a line plot draws as the step function: time = 0, t1, t1, t2, t2, ..., tK,
     tK, T_max with estimate 0, 0, F1, F1, F2, ..., FK, FK (T_max = the group's last follow-up).
     ``layout="jumps"`` gives one row at time 0 and one per event time of the cause (right-continuous
-    values). Without ``group`` the group is labelled ``"all"``. Gray's tests for every cause (by
+    values), plus a last row at T_max when it is later than the last event. Without ``group``
+    the group is labelled ``"all"``. Gray's tests for every cause (by
     ``group``, with ``strata`` and ``rho``) are in ``result.attrs["tests"]`` (see :func:`gray_tests`).
     Exactly deterministic with ties (unlike lifelines' AalenJohansenFitter, which jitters them).
     """
@@ -205,9 +206,12 @@ def cuminc(
                 ee = np.concatenate(([0.0, 0.0], np.repeat(est, 2)))
                 vv = np.concatenate(([0.0, 0.0], np.repeat(var, 2)))
             else:
-                tt = np.concatenate(([0.0], times))
+                extra = tmax > (times[-1] if len(times) else 0.0)
                 ee = np.concatenate(([0.0], est))
                 vv = np.concatenate(([0.0], var))
+                tt = np.concatenate(([0.0], times, [tmax] if extra else []))
+                ee = np.concatenate((ee, ee[-1:] if extra else []))
+                vv = np.concatenate((vv, vv[-1:] if extra else []))
             pieces.append(
                 pd.DataFrame(
                     {
@@ -229,7 +233,7 @@ def cuminc(
     out = out.drop(columns="_tmax")
     out.attrs["layout"] = layout
     out.attrs["last_time"] = tmax_of
-    if group is not None and len(glevels) > 1:
+    if group is not None and len(np.unique(g)) > 1:
         out.attrs["tests"] = _gray_table(t, e, g, len(glevels), causes, data, strata, order, rho)
     return out
 
@@ -351,7 +355,10 @@ def _rank(V: np.ndarray, tol: float = 1e-7) -> int:
 
 
 def _gray_core(t, e, g, ngroups, strata_codes, cause, rho) -> GrayTestResult:
-    K = ngroups
+    present = np.unique(g)  # as R's factor(group): levels without subjects are not groups
+    if len(present) < ngroups:
+        g = np.searchsorted(present, g)
+    K = len(present)
     s = np.zeros(K - 1)
     V = np.zeros((K - 1, K - 1))
     for st in np.unique(strata_codes):
@@ -405,7 +412,7 @@ def gray_test(
     statistic -1 and p = 1, as R reports it. p = 1 - pchisq(stat, K - 1) as in R.
     """
     t, e, g, sc, glevels = _gray_inputs(data, duration, event, group, strata)
-    if len(glevels) < 2:
+    if len(np.unique(g)) < 2:
         raise InputError("Gray's test needs at least two groups", column=group)
     return _gray_core(t, e, g, len(glevels), sc, int(cause), rho)
 
@@ -420,7 +427,7 @@ def gray_tests(
 ) -> pd.DataFrame:
     """Gray's test for every cause, like ``cuminc(...)$Tests``: index cause; columns stat, pv, df."""
     t, e, g, sc, glevels = _gray_inputs(data, duration, event, group, strata)
-    if len(glevels) < 2:
+    if len(np.unique(g)) < 2:
         raise InputError("Gray's test needs at least two groups", column=group)
     causes = sorted(int(c) for c in np.unique(e[e != 0]))
     res = [_gray_core(t, e, g, len(glevels), sc, c, rho) for c in causes]

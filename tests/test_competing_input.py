@@ -268,3 +268,29 @@ def test_no_covariates_left(example):
         fit = fine_gray(example, "ftime", "fstatus", ["site"])
     assert fit.terms == [] and fit.table.loc["site[b]"].isna().all()
     np.testing.assert_allclose(fit.bfitj, null.bfitj, rtol=1e-14)
+
+
+def test_unused_group_level_is_not_a_group(example):
+    # R: cuminc(ftime, fstatus, factor(x2, levels = c(0, 1, 2))) gives the same curves and tests
+    # (stat 4.128267, df 1 for cause 1) as with the two levels present
+    example["arm"] = pd.Categorical(example["x2"], categories=[0, 1, 2])
+    a = gray_test(example, "ftime", "fstatus", "arm")
+    b = gray_test(example, "ftime", "fstatus", "x2")
+    assert a.df == 1 and a.statistic == pytest.approx(4.128267109834354, rel=1e-10)
+    assert a.statistic == b.statistic
+    ci = cuminc(example, "ftime", "fstatus", group="arm")
+    assert set(ci["group"]) == {0, 1}
+    pd.testing.assert_frame_equal(ci.attrs["tests"], gray_tests(example, "ftime", "fstatus", "x2"))
+
+
+def test_jumps_layout_ends_at_last_follow_up(example):
+    jumps = cuminc(example, "ftime", "fstatus", group="x2", layout="jumps")
+    steps = cuminc(example, "ftime", "fstatus", group="x2")
+    for (g, c), cur in jumps.groupby(["group", "cause"]):
+        last = steps[(steps["group"] == g) & (steps["cause"] == c)].iloc[-1]
+        assert cur["time"].iloc[-1] == last["time"]
+        assert cur["estimate"].iloc[-1] == last["estimate"]
+    # timepoints work on a copy without the attrs too
+    bare = pd.DataFrame(jumps.to_dict("list"))
+    pd.testing.assert_frame_equal(timepoints(bare, [0, 5, 14.9, 15, 15.5]),
+                                  timepoints(steps, [0, 5, 14.9, 15, 15.5]))
