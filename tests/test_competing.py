@@ -299,3 +299,16 @@ def test_fixture_coverage():
     assert set(fixture_data("three_causes")["fstatus"]) == {0, 1, 2, 3}
     assert fixture_data("strata")["stratum"].nunique() == 3
     assert fixture_data("monthly")["ftime"].max() == 59
+
+
+def test_variance_right_above_crr_overflow(example):
+    """crr's variance overflows 32-bit integers above 46,340 at risk (METHODS 2.6); ours must not.
+
+    Replicating the example 250 times (n = 50,000) leaves Ĝ, the coefficients and every η_i, ψ_i
+    unchanged while Ω and Σ(η+ψ)(η+ψ)' grow 250-fold, so the right variance is crr's / 250.
+    """
+    big = pd.concat([example] * 250, ignore_index=True)
+    fit = fine_gray(big, "ftime", "fstatus", ["x1", "x2"], cause=1)
+    R = EXAMPLE["crr_cause1"]
+    rel_close(fit.coef.to_numpy(), [R["coef"]["x1"], R["coef"]["x2"]])
+    rel_close(fit.var.to_numpy() * 250, R["var"], rtol=1e-9)
