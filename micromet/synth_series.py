@@ -23,11 +23,12 @@ Generating model (all parameters in :data:`DEFAULT_PARAMS`; months throughout):
   (large-sample) and the default draw's estimates are in :data:`CALIBRATION` and
   :data:`DEFAULT_DRAW_R`.
 * censoring: administrative, uniform between 54 and 150 months after surgery, and loss to
-  follow-up at a constant rate; the reverse Kaplan-Meier median follow-up is about 96 months.
+  follow-up at a constant rate; the reverse Kaplan-Meier median follow-up is about 98 months
+  (the paper: 8 years; the default draw: 97.8).
 
-Only ``numpy.random.Generator.random`` (uniform doubles from PCG64) is drawn, and every variable
-has its own column of uniforms, so a draw is the same on every numpy version and changing one
-parameter does not reshuffle the others.
+Only ``numpy.random.Generator.random`` (uniform doubles from PCG64, the simplest and steadiest of
+numpy's streams) is drawn; normals are ``scipy.special.ndtri`` of uniforms. Every variable has its
+own column of uniforms, so changing one parameter does not reshuffle the others.
 
 The CSV uses the institution's own names and codes (``case_no``, ``fu_days``, ``first_event`` in
 {none, local, regional, distant, contralateral, death}, ``nodal_status`` in {N0i-, N0i+, N1mi,
