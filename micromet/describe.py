@@ -16,6 +16,8 @@ Missing values are left out per variable, as R's ``table`` and ``wilcox.test`` d
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy import special, stats
@@ -24,6 +26,25 @@ from micromet.design import levels_of
 from micromet.errors import InputError
 
 EN_DASH = "\u2013"
+_PUBLISHED = {"table1": "published_table1.csv", "table2": "published_table2.csv",
+              "models": "published_models.csv"}
+
+
+def load_published(name: str = "table1") -> pd.DataFrame:
+    """The paper's published numbers, stored as package data (``micromet/data``).
+
+    ``table1`` / ``table2`` (before / after matching): variable, level, m0_n, m0_percent, m0i_n,
+    m0i_percent, m0_median, m0_q1, m0_q3, m0i_median, m0i_q1, m0i_q3, p_published (text as
+    printed); ``models`` (Tables 3 and 4): table, outcome, model, term, hr, lower, upper,
+    p_published. Terms are named as ``micromet.design`` names them.
+    """
+    if name not in _PUBLISHED:
+        raise InputError(f"unknown published table {name!r}; one of {sorted(_PUBLISHED)}")
+    path = Path(__file__).parent / "data" / _PUBLISHED[name]
+    return pd.read_csv(path, dtype={"p_published": str, "level": str}, keep_default_na=False,
+                       na_values={c: ["", "NA"] for c in ("m0_n", "m0_percent", "m0i_n", "m0i_percent",
+                                                     "m0_median", "m0_q1", "m0_q3", "m0i_median",
+                                                     "m0i_q1", "m0i_q3", "hr", "lower", "upper")})
 
 
 def quantile7(x, probs) -> np.ndarray:

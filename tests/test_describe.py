@@ -126,3 +126,19 @@ def test_bad_input():
         describe.table_one(data[data.g == "a"], "g", ["x"], [])
     with pytest.raises(InputError, match="not numeric"):
         describe.table_one(data, "g", ["s"], [])
+
+
+def test_published_tables_load_as_numbers():
+    t1 = describe.load_published("table1")
+    assert t1.loc[t1["variable"] == "n", ["m0_n", "m0i_n"]].iloc[0].tolist() == [283503, 585]
+    assert t1["p_published"].str.fullmatch(r"(0\.\d{3})?").all()
+    t2 = describe.load_published("table2")
+    assert t2.loc[t2["variable"] == "n", ["m0_n", "m0i_n"]].iloc[0].tolist() == [1170, 585]
+    m = describe.load_published("models")
+    row = m[(m["table"] == 4) & (m["model"] == "multivariable")
+            & (m["term"] == "m_stage[M0(i+)]")].iloc[0]
+    assert (row["hr"], row["lower"], row["upper"], row["p_published"]) == (1.273, 0.679, 2.39,
+                                                                            "0.450")
+    assert np.isinf(m["upper"]).sum() == 4 and m["hr"].isna().sum() == 1
+    with pytest.raises(InputError, match="unknown published table"):
+        describe.load_published("table9")

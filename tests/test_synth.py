@@ -134,7 +134,7 @@ def test_export_format(small_export):
     dic = path.with_suffix(".dic").read_bytes().decode()
     assert "\r\n" in dic
     assert f"Database name={synth.DATABASE_NAME}\r\n" in dic
-    assert "(SYNTHETIC" in dic.split("Title1=")[1].split("\r\n")[0]
+    assert "(SYNTHETIC)" in dic.split("Title1=")[1].split("\r\n")[0]
     for line in ("Variable format=labels", "File format=DOS/Windows", "Field delimiter=comma",
                  "Fields with delimiter in quotes=true", "Variable names included=true",
                  "Type=Case Listing"):
