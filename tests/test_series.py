@@ -130,7 +130,7 @@ def test_integer_codes_in_the_mapping_match_text_in_the_file(tmp_path):
 def test_synthetic_fixture_with_study_mapping():
     """The committed fixture (first rows of the synthetic series) through the study's mapping."""
     study = yaml.safe_load((ROOT / "studies" / "nanomet.yml").read_text(encoding="utf-8"))
-    d = read_series(FIXTURE, study["data"])
+    d = read_series(FIXTURE, study["series"])
     raw = pd.read_csv(FIXTURE, dtype=str)
     assert len(d) == len(raw) == 40
     codes = {"none": 0, "distant": 1, "local": 2, "regional": 3, "contralateral": 4, "death": 5}

@@ -41,7 +41,7 @@ def default_csv(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def frame(default_csv, study):
-    return read_series(default_csv, study["data"])
+    return read_series(default_csv, study["series"])
 
 
 def test_counts_match_the_paper(default_csv):

@@ -27,21 +27,21 @@ from micromet.series import read_source
 
 S = mm.study_parameters(study, default="nanomet")
 mm.show_notice(S)
-opt = S.options
 e = S.exposure
-any_event = S.outcomes[opt["grouped_model"]["outcome"]]
-distant = S.outcomes[opt["gray"]["outcome"]]
+gm = S.grouped_model
+any_event = S.outcomes[gm["outcome"]]
+distant = next(o for o in S.outcomes.values() if o.cause is not None)
 
 # %% [markdown]
 # ## The series
 #
-# The CSV is read through the study file's `data` mapping (its own column names, time unit and
+# The CSV is read through the study file's `series` mapping (its own column names, time unit and
 # event codes) into the analysis frame: follow-up in months, the first event coded 0 (censored),
 # 1 (distant relapse) and 2-5 (local, regional, contralateral, death), the nodal group with
 # pN0(i-) as the reference.
 
 # %%
-frame = read_source(S.source, S.data, seed=S.seed, cache_dir=mm.cache_dir())
+frame = read_source(S.source, S.series, seed=S.seed, cache_dir=mm.cache_dir())
 mm.save_frame(frame, output_dir, "cohort")
 groups = frame[e.column].value_counts().reindex(e.levels).astype(int)
 n_pn0 = int(groups[e.reference] + groups[e.exposed])
@@ -114,7 +114,7 @@ def two_groups(data, column, exposed, reference):
 
 
 pairwise, pairwise_numbers = [], {}
-for exposed, reference in opt["comparisons"]:
+for exposed, reference in S.comparisons:
     d = two_groups(frame, e.column, exposed, reference)
     fit = survival.cox(d, any_event.time, any_event.event, [e.column], ties=S.models.ties)
     lr = survival.logrank(d, any_event.time, any_event.event, e.column)
@@ -142,7 +142,6 @@ governance.mask_figure(km.figure, min_cell=S.governance.min_cell, real=not S.syn
 # ## Any first adverse event: multivariable Cox model, pN0(i+) and pN1mi grouped
 
 # %%
-gm = opt["grouped_model"]
 grouped_term = f"{gm['column']}[{gm['exposed']}]"
 multi = survival.cox(frame, any_event.time, any_event.event, [gm["column"], *gm["covariates"]],
                      ties=S.models.ties)
@@ -159,12 +158,12 @@ multi_table
 # ## Distant relapse: crude cumulative incidence and Gray's test
 #
 # Distant relapse as the first event, the other first events competing (cmprsk's `cuminc`).
-# Gray's test compares the groups the study file names (`options.gray.groups`); the test across
+# Gray's test compares the groups the study file names (the outcome's `groups`); the test across
 # all four groups is shown beside it.
 
 # %%
 ci = competing.cuminc(frame, distant.time, distant.event, e.column)
-gray_groups = opt["gray"]["groups"]
+gray_groups = distant.groups or [e.reference, e.exposed]
 pair = two_groups(frame, e.column, gray_groups[1], gray_groups[0])
 gray = competing.gray_test(pair, distant.time, distant.event, e.column, cause=distant.cause)
 gray_all = competing.gray_test(frame, distant.time, distant.event, e.column, cause=distant.cause)
