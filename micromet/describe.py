@@ -26,6 +26,16 @@ from micromet.design import levels_of
 from micromet.errors import InputError
 
 EN_DASH = "\u2013"
+#: The paper's Table 1 / Table 2 variables, display labels and units.
+TABLE1_CONTINUOUS = ["age", "tumor_size_mm"]
+TABLE1_CATEGORICAL = ["histology", "grade", "er", "pr", "her2", "subtype", "t_stage", "n_stage"]
+TABLE1_LABELS = {
+    "age": "Age", "tumor_size_mm": "Tumor size", "histology": "Histologic type",
+    "grade": "Grade", "er": "ER status", "pr": "PR status", "her2": "HER2 status",
+    "subtype": "Breast subtype", "t_stage": "Stage T", "n_stage": "Stage N",
+}
+TABLE1_UNITS = {"age": "years", "tumor_size_mm": "mm"}
+
 _PUBLISHED = {"table1": "published_table1.csv", "table2": "published_table2.csv",
               "models": "published_models.csv"}
 

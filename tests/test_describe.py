@@ -142,3 +142,10 @@ def test_published_tables_load_as_numbers():
     assert np.isinf(m["upper"]).sum() == 4 and m["hr"].isna().sum() == 1
     with pytest.raises(InputError, match="unknown published table"):
         describe.load_published("table9")
+
+
+def test_paper_layout_constants_cover_the_published_table():
+    t1 = describe.load_published("table1")
+    assert set(t1["variable"]) - {"n"} == set(describe.TABLE1_CONTINUOUS
+                                              + describe.TABLE1_CATEGORICAL)
+    assert set(describe.TABLE1_LABELS) == set(t1["variable"]) - {"n"}
