@@ -19,8 +19,8 @@ from micromet.study import REPO_ROOT
 def build_book(root: str | Path = REPO_ROOT, *, strict: bool = True) -> int:
     """``jupyter-book build <root> -W -n --keep-going``; the HTML goes to ``book/_build/html``."""
     root = Path(root)
-    cmd = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(root),
-           "--path-output", str(root / "book")]
+    cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; main()",
+           "build", str(root), "--path-output", str(root / "book")]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     return subprocess.call(cmd)

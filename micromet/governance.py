@@ -71,19 +71,23 @@ def mask_table(
     if not real:
         return out
     cols = list(out.columns) if columns is None else list(columns)
+
+    def cell(v):
+        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            return mask_count(int(v), min_cell=min_cell, real=True)
+        if isinstance(v, str):
+            return mask_text(v, min_cell=min_cell, real=True)
+        return v
+
     for col in cols:
         series = out[col]
-        if pd.api.types.is_integer_dtype(series.dtype):
-            if (series.map(lambda v: is_small(v, min_cell))).any():
-                out[col] = series.astype(object).map(
-                    lambda v: mask_count(v, min_cell=min_cell, real=True))
-        elif pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(
-            series.dtype
-        ):
-            if columns is None and not series.map(
-                lambda v: isinstance(v, str) and _COUNT_TEXT.match(v) is not None).any():
-                continue
-            out[col] = series.map(lambda v: mask_text(v, min_cell=min_cell, real=True))
+        if not (pd.api.types.is_integer_dtype(series.dtype)
+                or pd.api.types.is_object_dtype(series.dtype)
+                or pd.api.types.is_string_dtype(series.dtype)):
+            continue  # floats: proportions, p values, estimates are not counts
+        masked = series.astype(object).map(cell)
+        if not masked.equals(series.astype(object)):
+            out[col] = masked
     return out
 
 

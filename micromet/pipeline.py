@@ -309,7 +309,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         per_group = {lv: record.get(f"remaining[{lv}]") for lv in levels}
         head[f"after '{record['step']}'"] = per_group
     head = {k: _mask_nested(v, mc, real) for k, v in head.items()}
-    show = flow.set_index("step")
+    show = _flow_display(flow, levels)
     return CohortChapter(
         study=study, data=data, flow=flow,
         flow_table=governance.mask_table(show, min_cell=mc, real=real),
@@ -318,6 +318,17 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
                                                 study),
         glue=glue, headline=head, summary=summary, notes=notes, flow_object=built,
     )
+
+
+def _flow_display(flow: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
+    """The flow table as shown: excluded and remaining, overall and per group; integers."""
+    cols = {"excluded": "excluded", "remaining": "remaining"}
+    for lv in levels:
+        cols[f"excluded[{lv}]"] = f"excluded, {lv}"
+        cols[f"remaining[{lv}]"] = f"remaining, {lv}"
+    show = flow.set_index("step")[[c for c in cols if c in flow.columns]].rename(columns=cols)
+    show.index.name = "step"
+    return show.astype(object).where(show.notna(), "")
 
 
 def restrict_extract(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, int]:
@@ -745,8 +756,9 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
         "multivariable covariates": ", ".join(chosen),
     }
-    surv_show = governance.mask_table(surv.round(4), ["n_risk", "n_event"], min_cell=mc,
-                                      real=real)
+    surv_show = surv.round(4).set_index(["group", "time"]) if "group" in surv.columns \
+        else surv.round(4).set_index("time")
+    surv_show = governance.mask_table(surv_show, ["n_risk", "n_event"], min_cell=mc, real=real)
     return SurvivalChapter(
         study=study, data=data, km=km, logrank=lr, uni=uni, multi=multi,
         cox_table=format_models(uni, multi, data, study, covs),
@@ -846,9 +858,19 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         study=study, data=data, cif=ci, gray=gray, uni=uni, multi=multi,
         fine_gray_table=format_models(uni, multi, data, study, covs),
         fine_gray_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
-        cif_table=at.round(6) if isinstance(at, pd.DataFrame) else pd.DataFrame(at),
+        cif_table=_cif_display(at),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
     )
+
+
+def _cif_display(at) -> pd.DataFrame:
+    frame = at if isinstance(at, pd.DataFrame) else pd.DataFrame(at)
+    frame = frame.copy()
+    if "variance" in frame.columns:
+        frame["se"] = np.sqrt(frame["variance"].astype(float))
+        frame = frame.drop(columns="variance")
+    keys = [c for c in ("group", "cause", "time") if c in frame.columns]
+    return frame.round(4).set_index(keys) if keys else frame.round(4)
 
 
 # ---- chapter 5: published vs reproduced ---------------------------------------------------------
@@ -1040,7 +1062,9 @@ def flowchart_figure(result: CohortChapter):
     """The flow of patients through the criteria (the paper's Figure 1)."""
     from micromet import plots_flow
 
-    out = plots_flow.flowchart(result.flow_object)
-    figure = getattr(out, "figure", out)
-    figure = getattr(figure, "figure", figure)
-    return _masked(figure, result.study)
+    s = result.study
+    years = f" ({s.cohort.years[0]}-{s.cohort.years[1]})" if s.cohort and s.cohort.years else ""
+    source = ("Records of the synthetic SEER-like extract" if s.synthetic
+              else "Patients extracted from SEER") + years
+    figure = plots_flow.flowchart(result.flow, source=source)
+    return _masked(figure, s)

@@ -25,7 +25,7 @@ mm.show_notice(S)
 
 # %%
 cohort = mm.cohort_chapter(S, output_dir)
-mm.glue_all(cohort.glue)
+mm.publish(cohort)
 
 # %% tags=["nbval-check-output"]
 mm.headline(cohort.headline)

@@ -25,7 +25,7 @@ mm.show_notice(S)
 
 # %%
 matched = mm.matching_chapter(S, output_dir)
-mm.glue_all(matched.glue)
+mm.publish(matched)
 
 # %% tags=["nbval-check-output"]
 mm.headline(matched.headline)

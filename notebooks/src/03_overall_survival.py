@@ -17,7 +17,7 @@ mm.show_notice(S)
 
 # %%
 os_result = mm.os_chapter(S, output_dir)
-mm.glue_all(os_result.glue)
+mm.publish(os_result)
 
 # %% tags=["nbval-check-output"]
 mm.headline(os_result.headline)

@@ -17,7 +17,7 @@ mm.show_notice(S)
 
 # %%
 bcsm = mm.bcsm_chapter(S, output_dir)
-mm.glue_all(bcsm.glue)
+mm.publish(bcsm)
 
 # %% tags=["nbval-check-output"]
 mm.headline(bcsm.headline)

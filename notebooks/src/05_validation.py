@@ -17,7 +17,7 @@ mm.show_notice(S)
 
 # %%
 validation = mm.validation_chapter(S, output_dir)
-mm.glue_all(validation.glue)
+mm.publish(validation)
 
 # %% tags=["nbval-check-output"]
 mm.headline(validation.headline)

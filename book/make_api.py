@@ -1,0 +1,91 @@
+"""Write book/api.md: the public functions and classes of micromet, with signatures and the first
+paragraph of their docstrings. Run: ``python book/make_api.py`` (tests/test_book_api.py checks the
+page is current)."""
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+MODULES = [
+    ("Reading data", ["seer", "series"]),
+    ("Synthetic data", ["synth", "synth_series"]),
+    ("Cohort and descriptive tables", ["cohort", "describe"]),
+    ("Propensity-score matching", ["matching"]),
+    ("Survival", ["survival"]),
+    ("Competing risks", ["competing"]),
+    ("Figures", ["plots_flow", "plots_balance", "plots_survival", "plots_competing"]),
+    ("Models' shared design matrix", ["design"]),
+    ("Studies, runs and the book", ["study", "run", "pipeline", "governance", "cli"]),
+    ("Errors", ["errors"]),
+]
+
+
+def first_paragraph(obj) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def signature(obj) -> str:
+    sig = inspect.signature(obj)
+    parts, star_done = [], False
+    for p in sig.parameters.values():
+        if p.kind is p.KEYWORD_ONLY and not star_done:
+            parts.append("*")
+            star_done = True
+        if p.kind is p.VAR_POSITIONAL:
+            star_done = True
+        text = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "") + p.name
+        if p.annotation is not p.empty:
+            ann = p.annotation if isinstance(p.annotation, str) else inspect.formatannotation(
+                p.annotation)
+            text += f": {ann}"
+        if p.default is not p.empty:
+            default = "<factory>" if "factory" in repr(p.default) else repr(p.default)
+            text += f" = {default}"
+        parts.append(text)
+    out = "(" + ", ".join(parts) + ")"
+    if sig.return_annotation is not sig.empty:
+        ret = sig.return_annotation
+        out += " -> " + (ret if isinstance(ret, str) else inspect.formatannotation(ret))
+    return out
+
+
+def public(module):
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n, o in vars(module).items() if not n.startswith("_")
+                 and (inspect.isfunction(o) or inspect.isclass(o))
+                 and getattr(o, "__module__", None) == module.__name__]
+    return [(n, getattr(module, n)) for n in names
+            if inspect.isfunction(getattr(module, n)) or inspect.isclass(getattr(module, n))]
+
+
+def render() -> str:
+    out = ["# API", "",
+           "The public functions of the `micromet` package, by concern. Every function takes a "
+           "DataFrame and column names and returns a DataFrame or a small result object; each "
+           "docstring names the R function it agrees with. Bad input raises "
+           "`micromet.errors.InputError` naming the file, column, row and value.", ""]
+    for title, mods in MODULES:
+        out += [f"## {title}", ""]
+        for name in mods:
+            try:
+                module = importlib.import_module(f"micromet.{name}")
+            except ImportError:
+                continue
+            out += [f"### `micromet.{name}`", "", first_paragraph(module), ""]
+            for fname, obj in public(module):
+                try:
+                    sig = signature(obj)
+                except (TypeError, ValueError):
+                    sig = "(...)"
+                kind = "class " if inspect.isclass(obj) else ""
+                out += ["```python", f"{kind}{name}.{fname}{sig}", "```", "",
+                        first_paragraph(obj) or "(no docstring)", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    (Path(__file__).resolve().parent / "api.md").write_text(render(), encoding="utf-8")
