@@ -28,6 +28,7 @@ from scipy import stats
 
 from micromet.design import Design, design_matrix, levels_of, monotone_terms, term_name
 from micromet.errors import InputError, NotEstimableWarning
+from micromet.survival import diverging_terms, format_cox_table
 
 __all__ = [
     "cuminc",
@@ -725,15 +726,8 @@ def _diverging(terms: list, res: _Fit, Z: np.ndarray) -> dict:
         prev = np.abs(res.path[-2] - res.path[-3])
         moving = (last >= 0.5 * prev) & (last * spread > 0.5)
         return {tm: message.format(tm, tm) for j, tm in enumerate(terms) if big[j] and moving[j]}
-    try:
-        from micromet.survival import diverging_terms
-    except ImportError:  # pragma: no cover - survival is part of the package
-        return {}
-    try:
-        inv = np.linalg.pinv(res.info)
-        return diverging_terms(terms, res.coef, res.score, inv, converged=True, spread=spread)
-    except TypeError:  # pragma: no cover - another signature
-        return {}
+    inv = np.linalg.pinv(res.info)
+    return diverging_terms(terms, res.coef, res.score, inv, converged=True, spread=spread)
 
 
 def fine_gray(
@@ -916,9 +910,12 @@ def fine_gray_table(
         multi_covs = list(covariates)
     elif isinstance(multivariable, str):
         text = multivariable.replace(" ", "")
-        if not text.startswith("p<"):
+        try:
+            alpha = float(text[2:]) if text.startswith("p<") else None
+        except ValueError:
+            alpha = None
+        if alpha is None:
             raise InputError(f"multivariable must be None, 'p<0.05' or a list, not {multivariable!r}")
-        alpha = float(text[2:])
         multi_covs = [cov for cov, r in zip(covariates, uni) if (r.table["p"] < alpha).any()]
     else:
         multi_covs = list(multivariable)
@@ -926,49 +923,8 @@ def fine_gray_table(
     multi_table = multi.table if multi is not None else None
     notes = {}
     for r in uni + ([multi] if multi is not None else []):
+        notes.update(r.dropped)
         notes.update(r.not_estimable)
     design = design_matrix(data, list(covariates), check_aliasing=False)
-    return _format_table(uni_table, multi_table, design, notes, digits, labels)
-
-
-def _format_table(uni, multi, design: Design, notes: dict, digits: int, labels) -> pd.DataFrame:
-    try:
-        from micromet.survival import format_cox_table
-    except ImportError:  # the Cox formatter not there: a compatible one
-        return _own_format_table(uni, multi, design, notes, digits)
-    return format_cox_table(uni, multi, design=design, notes=notes, labels=labels, digits=digits)
-
-
-def _fmt_hr(row, digits: int) -> str:
-    return f"{row['hr']:.{digits}f} ({row['lower']:.{digits}f}\u2013{row['upper']:.{digits}f})"
-
-
-def _fmt_p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _own_format_table(uni, multi, design: Design, notes: dict, digits: int) -> pd.DataFrame:
-    """Same layout as ``micromet.survival.format_cox_table``: index = term; columns Variable,
-    Univariable HR (95% CI), Univariable P, Multivariable HR (95% CI), Multivariable P."""
-    rows = {}
-    for term in design.all_terms:
-        cov = design.covariate_of[term]
-        if cov in design.reference:
-            level = term[len(cov) + 1: -1]
-            label = f"{cov} ({level} vs {design.reference[cov]})"
-        else:
-            label = term
-        row = {"Variable": label}
-        for name, tab in (("Univariable", uni), ("Multivariable", multi)):
-            if tab is None or term not in tab.index:
-                row[f"{name} HR (95% CI)"], row[f"{name} P"] = "\u2013", "\u2013"
-            elif not np.isfinite(tab.loc[term, "coef"]):
-                row[f"{name} HR (95% CI)"], row[f"{name} P"] = "not estimable", "\u2013"
-            else:
-                row[f"{name} HR (95% CI)"] = _fmt_hr(tab.loc[term], digits)
-                row[f"{name} P"] = _fmt_p(tab.loc[term, "p"])
-        rows[term] = row
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.name = "term"
-    out.attrs["notes"] = dict(notes)
-    return out
+    return format_cox_table(uni_table, multi_table, design=design, notes=notes, labels=labels,
+                            digits=digits)

@@ -219,22 +219,8 @@ def test_fine_gray_table(example):
     assert chosen.loc["x1", "Multivariable HR (95% CI)"] == "\u2013"
     with pytest.raises(InputError):
         fine_gray_table(example, "ftime", "fstatus", ["x1"], multivariable="all of them")
-
-
-def test_own_table_formatter_has_the_cox_layout(example):
-    from micromet.competing import _own_format_table
-    from micromet.design import design_matrix
-
-    example["arm"] = np.where(example["x2"] == 1, "B", "A")
-    uni = pd.concat([fine_gray(example, "ftime", "fstatus", [c]).table for c in ("x1", "arm")])
-    multi = fine_gray(example, "ftime", "fstatus", ["x1"]).table
-    own = _own_format_table(uni, multi, design_matrix(example, ["x1", "arm"]), {}, 3)
-    assert list(own.columns) == ["Variable", "Univariable HR (95% CI)", "Univariable P",
-                                 "Multivariable HR (95% CI)", "Multivariable P"]
-    assert own.loc["arm[B]", "Variable"] == "arm (B vs A)"
-    assert own.loc["arm[B]", "Multivariable HR (95% CI)"] == "\u2013"
-    hr, lo, hi = multi.loc["x1", ["hr", "lower", "upper"]]
-    assert own.loc["x1", "Multivariable HR (95% CI)"] == f"{hr:.3f} ({lo:.3f}\u2013{hi:.3f})"
+    with pytest.raises(InputError):
+        fine_gray_table(example, "ftime", "fstatus", ["x1"], multivariable="p<five")
 
 
 def test_cif_plot(example):
