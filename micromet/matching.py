@@ -131,6 +131,26 @@ def _glm_deviance(y: np.ndarray, eta: np.ndarray) -> float:
     return float(2.0 * np.sum(np.logaddexp(0.0, np.where(y == 1, -eta, eta))))
 
 
+_BLOCK = 1024
+
+
+def _weighted_crossprod(Z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Z' diag(w) Z summed over row blocks: small BLAS calls stay single-threaded, which keeps
+    the cost steady on a loaded machine (a threaded BLAS on tall thin products can be 10x
+    slower there)."""
+    p = Z.shape[1]
+    H = np.zeros((p, p))
+    for start in range(0, Z.shape[0], _BLOCK):
+        zb = Z[start:start + _BLOCK]
+        H += (zb * w[start:start + _BLOCK, None]).T @ zb
+    return H
+
+
+def _crossvec(Z: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Z' r without BLAS threads."""
+    return np.einsum("ij,i->j", Z, r)
+
+
 GLM_EPSILON = 1e-8  # glm.control(epsilon)
 GLM_MAXIT = 25  # glm.control(maxit)
 
@@ -163,8 +183,8 @@ def _irls(X: np.ndarray, y: np.ndarray, *, convergence: str = "glm", tol: float 
     eta = np.log(mu / (1.0 - mu))
     dev = _glm_deviance(y, eta)
     w = mu * (1.0 - mu)
-    H = (Z * w[:, None]).T @ Z
-    gamma = np.linalg.solve(H, Z.T @ ((eta + (y - mu) / w) * w))
+    H = _weighted_crossprod(Z, w)
+    gamma = np.linalg.solve(H, _crossvec(Z, (eta + (y - mu) / w) * w))
     converged = False
     it = 0
     while True:
@@ -181,18 +201,19 @@ def _irls(X: np.ndarray, y: np.ndarray, *, convergence: str = "glm", tol: float 
             break
         mu = 1.0 / (1.0 + np.exp(-eta))
         w = mu * (1.0 - mu)
-        H = (Z * w[:, None]).T @ Z
+        H = _weighted_crossprod(Z, w)
         try:
-            gamma = gamma + np.linalg.solve(H, Z.T @ (y - mu))
+            gamma = gamma + np.linalg.solve(H, _crossvec(Z, y - mu))
         except np.linalg.LinAlgError:
             break
     beta = gamma / scale
     mu = 1.0 / (1.0 + np.exp(-eta))
     w = mu * (1.0 - mu)
-    info = (X * w[:, None]).T @ X
+    info = _weighted_crossprod(X, w)
     try:
-        H = (Z * w[:, None]).T @ Z
-        next_change = float(np.max(np.abs(Z @ np.linalg.solve(H, Z.T @ (y - mu)))))
+        H = _weighted_crossprod(Z, w)
+        step = np.linalg.solve(H, _crossvec(Z, y - mu))
+        next_change = float(np.max(np.abs(_linear_predictor(Z, step))))
     except np.linalg.LinAlgError:
         next_change = np.inf
     return beta, converged, it, info, next_change
@@ -225,7 +246,7 @@ def _max_separation(S: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray]
         if res.status != 0:
             return 0.0, np.zeros(p)
         b, value = res.x, -res.fun
-        slack = Sr @ b
+        slack = np.einsum("ij,j->i", Sr, b)
         violated = np.flatnonzero(slack < -1e-9)
         if len(violated) == 0:
             break
@@ -251,7 +272,7 @@ def _separating_rows(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
         value, b = _max_separation(S, rest)
         if value <= 1e-7:
             break
-        new = (~separated) & (S @ b > 1e-6)
+        new = (~separated) & (np.einsum("ij,j->i", S, b) > 1e-6)
         if not new.any():
             break
         separated |= new
