@@ -312,3 +312,40 @@ def test_variance_right_above_crr_overflow(example):
     R = EXAMPLE["crr_cause1"]
     rel_close(fit.coef.to_numpy(), [R["coef"]["x1"], R["coef"]["x2"]])
     rel_close(fit.var.to_numpy() * 250, R["var"], rtol=1e-9)
+
+
+@TRUNCATED
+@pytest.mark.parametrize("name", NAMES)
+def test_crr_backtracking_path(name):
+    """Started at (3, 3), Newton overshoots and crr halves its steps (Armijo, METHODS 2.5): the
+    coefficients after every k = 0..6 steps agree with crr(..., init = c(3, 3), maxiter = k)."""
+    ref = FIXTURES[name]["crr_init"]
+    data = fixture_data(name)
+    fit = fine_gray(data, "ftime", "fstatus", ["x1", "x2"], init=ref["init"])
+    assert fit.converged == ref["converged"]
+    rel_close(fit.coef.to_numpy(), ref["coef"])
+    rel_close(fit.var.to_numpy(), ref["var"])
+    for step in ref["newton_path"]:
+        short = fine_gray(data, "ftime", "fstatus", ["x1", "x2"], init=ref["init"],
+                          maxiter=step["maxiter"], variance=False)
+        assert short.converged == step["converged"]
+        rel_close(short.coef.to_numpy(), step["coef"])
+        rel_close(short.loglik, step["loglik"])
+
+
+def test_backtracking_happens(monkeypatch):
+    """The init = (3, 3) fixtures do exercise the step halving (more line-search evaluations
+    than Newton steps), so the test above covers it."""
+    import micromet.competing as competing
+
+    calls = []
+    real = competing._fg_eval
+
+    def counting(D, beta, need="all"):
+        calls.append(need)
+        return real(D, beta, need)
+
+    monkeypatch.setattr(competing, "_fg_eval", counting)
+    fit = fine_gray(fixture_data("ties"), "ftime", "fstatus", ["x1", "x2"], init=[3, 3])
+    line_search = calls.count("f") - 1  # minus the null log-likelihood
+    assert line_search > fit.n_iter

@@ -55,8 +55,8 @@ sg$fstatus[sg$grp == 2] <- 0
 datasets$singular <- sg
 
 
-crr_fit <- function(d, cov, failcode, path = TRUE) {
-  fit <- crr(d$ftime, d$fstatus, cov1 = cov, failcode = failcode, cencode = 0)
+crr_fit <- function(d, cov, failcode, path = TRUE, init = rep(0, ncol(cov))) {
+  fit <- crr(d$ftime, d$fstatus, cov1 = cov, failcode = failcode, cencode = 0, init = init)
   out <- list(
     terms = colnames(cov), coef = unname(fit$coef), se = unname(sqrt(diag(fit$var))),
     var = unname(fit$var), inf = unname(fit$inf), score = unname(fit$score),
@@ -71,7 +71,7 @@ crr_fit <- function(d, cov, failcode, path = TRUE) {
   if (path) {
     out$newton_path <- lapply(0:6, function(k) {
       f <- suppressWarnings(crr(d$ftime, d$fstatus, cov1 = cov, failcode = failcode,
-                                cencode = 0, maxiter = k, variance = FALSE))
+                                cencode = 0, maxiter = k, variance = FALSE, init = init))
       list(maxiter = k, coef = unname(f$coef), converged = f$converged, loglik = f$loglik)
     })
   }
@@ -123,6 +123,9 @@ for (nm in names(datasets)) {
   # categorical covariate: stage with reference I (treatment contrasts, as micromet)
   covc <- model.matrix(~ x1 + stage + x2, data = d)[, -1, drop = FALSE]
   r$crr_stage <- crr_fit(d, covc, 1, path = FALSE)
+  # a start far from the optimum: Newton overshoots and crr halves its steps (Armijo)
+  r$crr_init <- crr_fit(d, cov, 1, path = TRUE, init = c(3, 3))
+  r$crr_init$init <- c(3, 3)
   res[[nm]] <- r
 }
 # jsonlite stops at 15 significant digits, so numbers are written here with sprintf("%.17g").
