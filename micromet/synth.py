@@ -24,12 +24,13 @@ reproduced exactly, in each group:
   associations are mild and plausible (standard normal noise plus): tumour size rank  +0.35 for
   HER2+ or triple-negative; grade III  +1.3 triple-negative, +0.9 HER2+, +0.6 ER+PR-, +0.3 size;
   N1-N3  +0.8 size, +0.2 grade III, +0.5 T4; histology "Other"  +0.6 HR+, -0.4 grade III; age
-  -0.3 triple-negative, -0.2 HER2+, -0.1 grade III. (The sorted age and size values are fixed by
-  the quartiles, so their Wilcoxon p values do not depend on the seed: age 0.003 and size 0.787
-  against the published 0.002 and 0.617.)
+  -0.3 triple-negative, -0.2 HER2+, -0.1 grade III.
+* The sorted age and size values of a group are a fixed grid (only their assignment to rows is
+  random), so the Wilcoxon p values do not depend on the seed; the tail shapes were chosen so
+  that they print as published: age 0.002, size 0.617.
 * tumour size and T agree (AJCC 8): 1 mm T1mi, 2-5 T1a, 6-10 T1b, 11-20 T1c, 21-50 T2,
-  > 50 T3; T4 (a-d) at any size. 80% of the T3-T4 count are tumours > 50 mm (T3), the rest T4
-  chosen among the larger tumours.
+  > 50 T3; T4 (a-d) at any size. 80% (M0) / 83% (M0(i+)) of the T3-T4 count are tumours
+  > 50 mm (T3), the rest T4 chosen among the larger tumours.
 * age (single years 18-89) and size (mm): the sorted values are a fixed normal-quantile grid
   mapped piecewise so that R's type-7 quartiles are exactly the published ones (M0 age 63
   (53-72), size 16 (10-26); M0(i+) 61 (52-70), 16 (10-27)); above 50 mm the size scale bends so
@@ -247,9 +248,9 @@ class SynthParams:
 
     shr_bc: dict = field(default_factory=lambda: dict(TABLE4_MULTIVARIABLE))
     hr_other: dict = field(default_factory=lambda: dict(TABLE3_MULTIVARIABLE))
-    p_bc: float = 0.01462
+    p_bc: float = 0.01453
     rate_bc: float = 0.025
-    rate_other: float = 0.0002294
+    rate_other: float = 0.0002292
     reference: dict = field(default_factory=lambda: {
         "age": 60.0, "tumor_size_mm": 16.0, "er": "Positive", "pr": "Positive"})
     year_weights_m0: tuple = (0.185, 0.19, 0.18, 0.215, 0.23)
@@ -345,15 +346,16 @@ def _pw(v: np.ndarray, knots_v, knots_y) -> np.ndarray:
     return np.interp(v, knots_v, knots_y)
 
 
-def placed_sizes(n: int, quartiles, n_over_50: int) -> np.ndarray:
+def placed_sizes(n: int, quartiles, n_over_50: int, lower_tail: float = 1.0) -> np.ndarray:
     """Sorted integer tumour sizes (mm) whose type-7 quartiles are ``quartiles`` exactly and of
-    which exactly ``n_over_50`` exceed 50 mm (lognormal-like shape, bent above 50 mm)."""
+    which exactly ``n_over_50`` exceed 50 mm (lognormal-like shape, bent above 50 mm).
+    ``lower_tail`` scales the log-size slope below the first quartile (< 1: fewer tiny ones)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     v = _grid(n)
     qv = np.quantile(v, [0.25, 0.5, 0.75])
     lq = np.log(np.asarray(quartiles, dtype=float))
-    s_lo = (lq[1] - lq[0]) / (qv[1] - qv[0])
+    s_lo = lower_tail * (lq[1] - lq[0]) / (qv[1] - qv[0])
     if 0 < n_over_50 < n:
         vstar = 0.5 * (v[n - n_over_50 - 1] + v[n - n_over_50])
     else:
@@ -370,20 +372,27 @@ def placed_sizes(n: int, quartiles, n_over_50: int) -> np.ndarray:
     return np.clip(np.rint(np.exp(y)), 1, 200).astype(np.int64)
 
 
-#: Upper asymptote of the age scale per group: a longer old-age tail for M0 brings the Wilcoxon
-#: p value of age near the published 0.002 (it lands at 0.003; quartiles are exact either way).
+#: Tail shapes per group (quartiles are exact whatever they are). A longer old-age tail for M0
+#: and a longer young tail for M0(i+) (age), and fewer very small M0(i+) tumours (size), bring
+#: the Wilcoxon p values to the published 0.002 (age) and 0.617 (size).
 _AGE_HIGH = {"M0": 94.0, "M0(i+)": 90.0}
+_AGE_LOWER_TAIL = {"M0": 1.0, "M0(i+)": 1.07}
+_SIZE_LOWER_TAIL = {"M0": 1.0, "M0(i+)": 0.87}
+#: Share of the T3-T4 count that are tumours > 50 mm (T3); the rest are T4 at any size.
+_T3_SHARE = {"M0": 0.8, "M0(i+)": 0.83}
 
 
-def placed_ages(n: int, quartiles, low: float = 17.6, high: float = 92.0) -> np.ndarray:
+def placed_ages(n: int, quartiles, low: float = 17.6, high: float = 92.0,
+                lower_tail: float = 1.0) -> np.ndarray:
     """Sorted integer ages 18-89 with type-7 quartiles exactly ``quartiles`` (tails approach
-    ``low`` and ``high`` exponentially, so the young and the very old are rare)."""
+    ``low`` and ``high`` exponentially, so the young and the very old are rare).
+    ``lower_tail`` scales the slope below the first quartile (> 1: more young patients)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     v = _grid(n)
     qv = np.quantile(v, [0.25, 0.5, 0.75])
     q = np.asarray(quartiles, dtype=float)
-    s_lo = (q[1] - q[0]) / (qv[1] - qv[0])
+    s_lo = lower_tail * (q[1] - q[0]) / (qv[1] - qv[0])
     s_hi = (q[2] - q[1]) / (qv[2] - qv[1])
     y = _pw(v, qv, q)
     lo = v < qv[0]
@@ -445,9 +454,10 @@ def _included_core(group: str, scale_g: float, rng: np.random.Generator) -> dict
 
     q = PUBLISHED_QUARTILES[group]
     n_t34 = k_of("T3-T4")
-    n_over = int(np.floor(0.8 * n_t34))
+    n_over = int(np.floor(_T3_SHARE[group] * n_t34))
     size_score = 0.35 * (h2 | tn) + rng.standard_normal(n)
-    size = _by_rank(placed_sizes(n, q["tumor_size_mm"], n_over), size_score)
+    size = _by_rank(placed_sizes(n, q["tumor_size_mm"], n_over, _SIZE_LOWER_TAIL[group]),
+                    size_score)
     zs = _z(np.log(size))
     t4 = np.zeros(n, dtype=bool)
     small = size <= 50
@@ -458,7 +468,8 @@ def _included_core(group: str, scale_g: float, rng: np.random.Generator) -> dict
     nodes = _top_k(0.8 * zs + 0.2 * grade3 + 0.5 * t4 + rng.standard_normal(n), k_of("N1-N3"))
     other = _top_k(0.6 * hrp - 0.4 * grade3 + rng.standard_normal(n), n - k_of("IDC"))
     age_score = -0.3 * tn - 0.2 * h2 - 0.1 * grade3 + rng.standard_normal(n)
-    age = _by_rank(placed_ages(n, q["age"], high=_AGE_HIGH[group]), age_score)
+    age = _by_rank(placed_ages(n, q["age"], high=_AGE_HIGH[group],
+                               lower_tail=_AGE_LOWER_TAIL[group]), age_score)
     return {
         "age": age, "tumor_size_mm": size, "grade3": grade3, "er": er, "pr": pr,
         "her2": her2, "subtype": subtype, "t4": t4, "t34": t4 | ~small, "nodes": nodes,

@@ -62,6 +62,10 @@ def test_table_one_is_the_published_one(full):
         for stat in ("median", "q1", "q3"):
             assert abs(row[f"{stat}[M0]"] - p[f"m0_{stat}"]) <= 1, (var, stat)
             assert abs(row[f"{stat}[M0(i+)]"] - p[f"m0i_{stat}"]) <= 1, (var, stat)
+    # the continuous variables' Wilcoxon p values print as published too
+    for var in ("age", "tumor_size_mm"):
+        p_text = pub.loc[pub["variable"] == var, "p_published"].iloc[0]
+        assert describe.format_p(t.loc[t["variable"] == var, "p"].iloc[0]) == p_text, var
     # quartiles are placed exactly, not just within 1
     row = t[t["variable"] == "age"].iloc[0]
     assert [row["q1[M0]"], row["median[M0]"], row["q3[M0]"]] == [53, 63, 72]
