@@ -44,6 +44,7 @@ def cif_plot(
     ax=None,
     competing: bool = False,
     labels: dict | None = None,
+    cause_labels: dict | None = None,
     colors: dict | None = None,
     xlabel: str = "Months",
     ylabel: str | None = None,
@@ -54,7 +55,8 @@ def cif_plot(
 
     ``gray_p``: Gray's test p-value, printed as "Gray's test p = 0.042". ``competing=True`` adds
     the other causes as dashed curves in the group's colour. ``labels`` maps group values to
-    legend labels; ``colors`` group values to colours.
+    legend labels, ``cause_labels`` cause codes to names (e.g. ``{2: "other causes"}``),
+    ``colors`` group values to colours.
     """
     need = {"group", "cause", "time", "estimate"}
     if not need <= set(ci_frame.columns):
@@ -76,10 +78,12 @@ def cif_plot(
             if cur.empty:
                 continue
             x, y = _step_xy(cur, layout, last.get((g, c)))
-            label = name if c == cause else f"{name} (cause {c})"
+            cname = (cause_labels or {}).get(c, f"cause {c}")
+            label = name if c == cause else f"{name} ({cname})"
             ax.plot(x, y, linestyle=style, color=color, label=label, linewidth=1.6)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel or f"Cumulative incidence (cause {cause})")
+    ax.set_ylabel(ylabel or "Cumulative incidence"
+                  + (f" ({(cause_labels or {}).get(cause, f'cause {cause}')})"))
     ax.set_xlim(left=0)
     ax.set_ylim(ylim or (0, None))
     if title:
@@ -88,5 +92,5 @@ def cif_plot(
         ax.text(0.03, 0.95, f"Gray's test {format_p(gray_p)}", transform=ax.transAxes,
                 va="top", ha="left")
     if len(groups) > 1 or other:
-        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0.0, 0.88))
+        ax.legend(frameon=False, loc="lower right")
     return ax
