@@ -530,23 +530,28 @@ class _FGData:
 
 
 def _fg_eval(D: _FGData, beta: np.ndarray, need: str = "all"):
-    """-loglik, -score and information at beta (METHODS 2.4), in O(n p^2)."""
-    eta = D.Z @ beta
-    shift = float(eta.max()) if len(eta) else 0.0
-    r = np.exp(eta - shift)
-    if need == "f":
-        S0 = D.risk_sum0(r)
-    else:
-        S0, S1, P0, P1 = D.risk_sums(r)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    """-loglik, -score and information at beta (METHODS 2.4), in O(n p^2).
+
+    The linear predictor is shifted by its maximum (the pseudo-likelihood is invariant to it).
+    At absurd coefficients (a diverging fit) risk sums can still underflow; the result is then
+    non-finite, which the line search treats as a failed step, as crr does.
+    """
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+        eta = D.Z @ beta
+        shift = float(eta.max()) if len(eta) else 0.0
+        r = np.exp(eta - shift)
+        if need == "f":
+            S0 = D.risk_sum0(r)
+        else:
+            S0, S1, P0, P1 = D.risk_sums(r)
         loglik = float(eta[D.is_fail].sum() - (D.d * (np.log(S0) + shift)).sum())
-    if need == "f":
-        return -loglik, None, None, None
-    zbar = S1 / S0[:, None]
-    score = D.zsum_fail - (D.d[:, None] * zbar).sum(axis=0)
-    # information: Σ_k d_k S2_k/S0_k - Σ_k d_k zbar zbar' with Σ_k d_k S2_k/S0_k = Z' diag(r a) Z
-    a = D.row_weights(D.d / S0)
-    info = D.ZT @ (D.Z * (r * a)[:, None]) - (zbar * D.d[:, None]).T @ zbar
+        if need == "f":
+            return -loglik, None, None, None
+        zbar = S1 / S0[:, None]
+        score = D.zsum_fail - (D.d[:, None] * zbar).sum(axis=0)
+        # information: Σ_k d_k S2_k/S0_k - Σ_k d_k zbar zbar', Σ_k d_k S2_k/S0_k = Z' diag(r a) Z
+        a = D.row_weights(D.d / S0)
+        info = D.ZT @ (D.Z * (r * a)[:, None]) - (zbar * D.d[:, None]).T @ zbar
     return -loglik, -score, info, (r, S0, S1, zbar, P0, P1)
 
 
