@@ -96,31 +96,59 @@ def _check_complete(data: pd.DataFrame, col: str) -> None:
         )
 
 
+def _r_factor(M: np.ndarray, block: int = 4096) -> np.ndarray:
+    """The R of a QR decomposition of a tall matrix, by blocks of rows (tall-skinny QR).
+
+    R of the stacked block R's is R of ``M`` (up to signs): faster than one LAPACK call on a
+    284,000-row matrix and with the same backward stability.
+    """
+    n = M.shape[0]
+    if n <= 2 * block:
+        return np.linalg.qr(M, mode="r")
+    parts = [np.linalg.qr(M[i : i + block], mode="r") for i in range(0, n, block)]
+    return np.linalg.qr(np.vstack(parts), mode="r")
+
+
 def aliased_columns(X: np.ndarray, *, intercept: bool = True, tol: float = ALIAS_TOL) -> list[int]:
     """Indexes of columns that are (numerically) linear combinations of earlier columns.
 
-    Sequential modified Gram-Schmidt in column order, with an intercept column first when
-    ``intercept`` is true (then a constant column counts as aliased): the same choice as R's
-    ``dqrdc2`` limited pivoting, which drops the later column of a dependent set.
+    The choice of R's ``dqrdc2`` limited pivoting, which keeps the columns in order and drops the
+    later column of a dependent set: a column is aliased when the norm of what remains of it after
+    projection on the kept earlier columns (and an intercept column, when ``intercept`` is true, so
+    that a constant column counts as aliased) is at most ``tol`` times its own norm.
+
+    One Householder QR of the whole matrix (``X = Q R``) does the O(n p^2) work; since
+    ``X[:, S] = Q R[:, S]`` for any set of columns S, each re-check after dropping a column is a QR
+    of a p x p matrix.
     """
+    X = np.asarray(X, dtype=float)
     n, p = X.shape
-    basis: list[np.ndarray] = []
-    if intercept and n:
-        basis.append(np.full(n, 1.0 / np.sqrt(n)))
-    out = []
-    for j in range(p):
-        v = np.asarray(X[:, j], dtype=float).copy()
-        norm0 = np.linalg.norm(v)
-        for q in basis:
-            v -= q * (q @ v)
-        for q in basis:  # re-orthogonalize once: keeps exact ties exact
-            v -= q * (q @ v)
-        norm = np.linalg.norm(v)
-        if norm0 == 0 or norm <= tol * norm0:
-            out.append(j)
-        else:
-            basis.append(v / norm)
-    return out
+    if p == 0 or n == 0:
+        return list(range(p)) if n == 0 else []
+    lead = 1 if intercept else 0
+    M = np.hstack([np.ones((n, 1)), X]) if intercept else X
+    R_full = _r_factor(M)
+    norms = np.sqrt(np.einsum("ij,ij->j", R_full, R_full))[lead:]
+    kept = list(range(p))
+    out: list[int] = []
+    start = 0
+    while True:
+        cols = list(range(lead)) + [j + lead for j in kept]
+        if not cols:
+            break
+        diag = np.abs(np.diag(np.linalg.qr(R_full[:, cols], mode="r")))
+        diag = np.concatenate([diag, np.zeros(len(cols) - len(diag))])[lead:]
+        found = None
+        for pos in range(start, len(kept)):
+            j = kept[pos]
+            if norms[j] == 0 or diag[pos] <= tol * norms[j]:
+                found = pos
+                break
+        if found is None:
+            break
+        out.append(kept.pop(found))
+        start = found
+    return sorted(out)
 
 
 def design_matrix(
