@@ -417,6 +417,7 @@ class _Fit:
     iterations: int
     score: np.ndarray
     singular: np.ndarray  # pivots set to zero at the end
+    singular_start: np.ndarray = None  # pivots set to zero at beta = 0: not identifiable
 
 
 def _newton(rs, X, *, eps=EPS, iter_max=ITER_MAX) -> _Fit:
@@ -429,6 +430,7 @@ def _newton(rs, X, *, eps=EPS, iter_max=ITER_MAX) -> _Fit:
         return _Fit(beta, np.zeros((0, 0)), cur.loglik, cur.loglik, True, 0, cur.score,
                     np.zeros(0, bool))
     L, D = _ldl(cur.info, TOLER_CHOL)
+    singular_start = D <= 0
     new_beta = beta + _ldl_solve(L, D, cur.score)
     old_lik = cur.loglik
     halving = 0
@@ -456,7 +458,8 @@ def _newton(rs, X, *, eps=EPS, iter_max=ITER_MAX) -> _Fit:
             new_beta = beta + _ldl_solve(L, D, nxt.score)
     L, D = _ldl(nxt.info, TOLER_CHOL)
     var = _ldl_inverse(L, D)
-    return _Fit(new_beta, var, nxt.loglik, loglik_null, converged, it, nxt.score, D <= 0)
+    return _Fit(new_beta, var, nxt.loglik, loglik_null, converged, it, nxt.score, D <= 0,
+                singular_start)
 
 
 def _score_residuals(rs: _RiskSets, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -685,8 +688,18 @@ def cox(
     not_est = separation_check(design.X, d, time=t, strata=s)
     terms = [c for c in design.terms if c not in not_est]
     rs = _RiskSets(t, d, s, w, ties)
+    dropped = dict(design.dropped)
     while True:
         fit, Xc = _fit_terms(design, terms, rs, w)
+        if fit.singular_start is not None and fit.singular_start.any():
+            # no information at all (coxph's NA): e.g. constant within every stratum
+            for j in np.flatnonzero(fit.singular_start):
+                dropped[terms[j]] = (
+                    "aliased: no variation within the strata (or a linear combination of "
+                    "other terms within them)"
+                )
+            terms = [c for c in terms if c not in dropped]
+            continue
         spread = np.ptp(Xc, axis=0) if terms else None
         more = diverging_terms(terms, fit.beta, fit.score, fit.var, spread=spread,
                                converged=fit.converged, singular=fit.singular)
@@ -723,7 +736,7 @@ def cox(
         n=n,
         n_events=int(d.sum()),
         not_estimable=not_est,
-        dropped=design.dropped,
+        dropped=dropped,
         var=var_df,
         ties=ties,
         robust=bool(robust),

@@ -376,3 +376,12 @@ def test_boolean_event_and_input_order_do_not_matter(data):
     shuffled = data.sample(frac=1.0, random_state=5).assign(dead=lambda x: x["status"] == 1)
     fit = sv.cox(shuffled, "time", "dead", FULL)
     np.testing.assert_allclose(fit.table["coef"], REF["cox"]["efron"]["coef"], rtol=COX_RTOL)
+
+
+def test_term_constant_within_strata_is_aliased_like_coxph(data):
+    # coxph(Surv(time, status) ~ age + size + grade + group + strata(grade)) prints gradeIII NA
+    fit = sv.cox(data, "time", "status", ["age", "size", "grade", "group"], strata="grade")
+    assert fit.dropped["grade[III]"].startswith("aliased: no variation within the strata")
+    assert fit.table.loc["grade[III]"].isna().all()
+    again = sv.cox(data, "time", "status", ["age", "size", "group"], strata="grade")
+    pd.testing.assert_frame_equal(fit.table.drop(index="grade[III]"), again.table)
