@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -70,10 +71,11 @@ def need_book_and_browser() -> str:
 
 
 def run_browser(exe: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    profile = SHOTS.parent / ".chromium-profile"
-    profile.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=timeout)
+    """One browser process with its own throw-away profile (a shared profile makes a second
+    Chromium hand its work to the first and exit without output)."""
+    with tempfile.TemporaryDirectory(prefix="micromet-chromium-") as profile:
+        return subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=timeout)
 
 
 class Page(HTMLParser):
