@@ -16,6 +16,16 @@ What agrees with what (checked against fixtures made by ``tests/reference/surviv
 * :func:`ph_test` = ``cox.zph(fit, transform = "km")`` (survival 3.x score test for adding
   ``x * g(t)``).
 
+Table 3 of study A: :func:`univariable_screen` (each covariate alone), :func:`multivariable`
+(the covariates with a univariable p < 0.05, or a given list), :func:`format_cox_table` (the
+paper's layout) and :func:`cox_table_data` (the same numbers, machine-readable).
+
+Monotone likelihood (a level without events, a term that separates the events): the term is
+reported as "not estimable: ..." (``CoxResult.not_estimable`` and a
+:class:`~micromet.errors.NotEstimableWarning`), its row is NaN and the other terms are fitted
+without it. :func:`separation_check` (before the fit) and :func:`diverging_terms` (after it) are
+written so that Fine-Gray can use them too.
+
 Times are made equal when they differ by less than ``sqrt(machine eps)`` (R's ``timefix = TRUE``).
 ``event`` may be any numeric or boolean column; every non-zero value is an event.
 
@@ -36,6 +46,13 @@ from scipy import sparse, stats
 
 from micromet.design import Design, design_matrix, is_categorical, levels_of, monotone_terms
 from micromet.errors import InputError, NotEstimableWarning
+
+__all__ = [
+    "CoxResult", "FollowUp", "LogrankResult", "PHTestResult", "UnivariableResult",
+    "cox", "cox_table_data", "diverging_terms", "format_cox_table", "km", "logrank",
+    "median_followup", "multivariable", "numbers_at_risk", "ph_test", "separation_check",
+    "survival_at", "timefix", "univariable_screen",
+]
 
 EPS = 1e-9  # coxph.control(eps)
 TOLER_CHOL = np.finfo(float).eps ** 0.75  # coxph.control(toler.chol)
@@ -676,12 +693,12 @@ def cox(
     covariates = list(covariates)
     t, d, w, s, cl = _prepare(data, duration, event, covariates, strata=strata,
                               weights=weights, cluster=cluster)
-    design = design_matrix(data, covariates)
-    if robust is None:
-        robust = cluster is not None or bool(np.any(w != np.floor(w)))
     n = len(t)
     if n == 0:
         raise InputError("no rows to fit")
+    design = design_matrix(data, covariates)
+    if robust is None:
+        robust = cluster is not None or bool(np.any(w != np.floor(w)))
     if not d.any():
         raise InputError("no events: a Cox model needs at least one event", column=event)
 
@@ -981,8 +998,8 @@ def _time_transform(time, status, transform):
 def ph_test(fit, *args, transform: str = "km", **kwargs) -> PHTestResult:
     """Test of proportional hazards; = ``cox.zph(fit, transform = "km")`` of survival 3.x.
 
-    ``fit`` is a :class:`CoxResult`, or pass the arguments of :func:`cox` instead
-    (``ph_test(data, duration, event, covariates, ...)``). For each covariate (all its
+    ``fit`` is a :class:`CoxResult` (further positional arguments are then ignored), or pass
+    the arguments of :func:`cox` instead (``ph_test(data, duration, event, covariates, ...)``). For each covariate (all its
     dummies together) the score test of adding ``x * g(t)`` at the fitted coefficients, with
     ``g(t) = 1 - KM(t-)`` centred on its mean over the events ("km", the default; also
     "identity", "rank", "log"); "GLOBAL" tests all terms together. Efron or Breslow ties,
