@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from micromet.design import Design, design_matrix, levels_of, monotone_terms, term_name
 from micromet.errors import InputError, NotEstimableWarning
@@ -457,7 +457,6 @@ class _FGData:
         self.t = t
         self.eps = eps  # 1 cause of interest, 0 censored, 2 competing
         self.Z = Z
-        self.ZT = np.ascontiguousarray(Z.T)
         ut, start, counts = np.unique(t, return_index=True, return_counts=True)
         self.ut = ut
         self.start = start
@@ -481,33 +480,55 @@ class _FGData:
         # prefix helper: for each distinct time, number of failure times <= it
         self.nf_le = np.searchsorted(self.ut[self.fail_blk], self.ut, side="right")
 
+        # segments: row i belongs to segment seg_i = number of failure times <= T_i. Row i is at
+        # risk at the k-th failure time (0-based) iff k < seg_i, and a competing row is before it
+        # (T_i < t_k) iff seg_i <= k. Per-segment sums therefore give every risk-set sum.
+        self.m = len(self.fail_blk)
+        self.seg = self.nf_le[self.blk]
+        seg_start = np.searchsorted(self.seg, np.arange(self.m + 1), side="left")
+        self._seg_ptr = np.append(seg_start, self.n)
+        self._blk_ptr = np.append(start, self.n)
+        self._rows = np.arange(self.n)
+        self.Z1 = np.column_stack([np.ones(self.n), Z])  # sums of r and r Z in one product
+
     # running sums -----------------------------------------------------------------------
+    def _group_sums(self, weights: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+        """Σ weights_i (1, Z_i) within consecutive row groups (boundaries ``ptr``): one sparse
+        block-indicator product, O(n p), no n x n object."""
+        B = sparse.csr_matrix((weights, self._rows, ptr), shape=(len(ptr) - 1, self.n))
+        return np.asarray(B @ self.Z1)
+
     def risk_sum0(self, r: np.ndarray) -> np.ndarray:
         """S0 alone at the failure times (for the line search and the null log-likelihood)."""
-        tail0 = np.cumsum(r[::-1])[::-1]
-        pre0 = np.concatenate(([0.0], np.cumsum(np.where(self.comp, r / self.G_left, 0.0))))
-        rows = self.start[self.fail_blk]
-        return tail0[rows] + self.G_time[self.fail_blk] * pre0[rows]
+        m = self.m
+        seg_r = np.bincount(self.seg, weights=r, minlength=m + 1)
+        seg_c = np.bincount(self.seg, weights=np.where(self.comp, r / self.G_left, 0.0),
+                            minlength=m + 1)
+        tail = np.cumsum(seg_r[::-1])[::-1][1:]  # segments > k
+        before = np.cumsum(seg_c)[:m]  # segments <= k
+        return tail + self.G_time[self.fail_blk] * before
 
     def risk_sums(self, r: np.ndarray):
-        """S0 and S1 at the failure times (METHODS 5): sums over T >= t (a reverse cumulative
-        sum over the sorted rows) plus Ĝ(t-) times the sum of r/Ĝ(T-) over competing events
-        strictly before t (a forward cumulative sum). Also returns those competing-event sums
-        at every distinct time (P0, P1), which the variance needs. Covariates are held
-        transposed (p x n) so the running sums run along contiguous memory."""
-        ZT = self.ZT
-        tail0 = np.cumsum(r[::-1])[::-1]  # [i] = sum over rows i' >= i
-        tail1 = np.cumsum((ZT * r)[:, ::-1], axis=1)[:, ::-1]
+        """S0 and S1 at the failure times (METHODS 5): the sum over T >= t (a reverse cumulative
+        sum of per-segment sums) plus Ĝ(t-) times the sum of r/Ĝ(T-) over competing events
+        strictly before t (a forward cumulative sum)."""
+        m = self.m
         cw = np.where(self.comp, r / self.G_left, 0.0)
-        pre0 = np.concatenate(([0.0], np.cumsum(cw)))  # [i] = sum over rows i' < i
-        pre1 = np.concatenate([np.zeros((self.p, 1)), np.cumsum(ZT * cw, axis=1)], axis=1)
-        rows = self.start[self.fail_blk]  # first row of each failure time
-        Gt = self.G_time[self.fail_blk]
-        S0 = tail0[rows] + Gt * pre0[rows]
-        S1 = (tail1[:, rows] + Gt * pre1[:, rows]).T
-        P0 = pre0[self.start]
-        P1 = pre1[:, self.start].T
-        return S0, S1, P0, P1
+        seg_r = self._group_sums(r, self._seg_ptr)  # (m + 1) x (1 + p)
+        seg_c = self._group_sums(cw, self._seg_ptr)
+        tail = np.cumsum(seg_r[::-1], axis=0)[::-1][1:]
+        before = np.cumsum(seg_c, axis=0)[:m]
+        S = tail + self.G_time[self.fail_blk][:, None] * before
+        return S[:, 0], S[:, 1:]
+
+    def competing_before(self, r: np.ndarray):
+        """For every distinct time u: Σ r_j/Ĝ(T_j-) and Σ r_j Z_j/Ĝ(T_j-) over competing events
+        with T_j < u (P0, P1 of the variance)."""
+        cw = np.where(self.comp, r / self.G_left, 0.0)
+        blk = self._group_sums(cw, self._blk_ptr)
+        pre = np.cumsum(blk, axis=0)
+        pre = np.vstack([np.zeros((1, self.p + 1)), pre[:-1]])
+        return pre[:, 0], pre[:, 1:]
 
     def row_weights(self, coef_time: np.ndarray) -> np.ndarray:
         """For each row i, Σ_k w_i(t_k) c_k over failure times k for a per-failure-time array
@@ -543,7 +564,7 @@ def _fg_eval(D: _FGData, beta: np.ndarray, need: str = "all"):
         if need == "f":
             S0 = D.risk_sum0(r)
         else:
-            S0, S1, P0, P1 = D.risk_sums(r)
+            S0, S1 = D.risk_sums(r)
         loglik = float(eta[D.is_fail].sum() - (D.d * (np.log(S0) + shift)).sum())
         if need == "f":
             return -loglik, None, None, None
@@ -551,13 +572,13 @@ def _fg_eval(D: _FGData, beta: np.ndarray, need: str = "all"):
         score = D.zsum_fail - (D.d[:, None] * zbar).sum(axis=0)
         # information: Σ_k d_k S2_k/S0_k - Σ_k d_k zbar zbar', Σ_k d_k S2_k/S0_k = Z' diag(r a) Z
         a = D.row_weights(D.d / S0)
-        info = D.ZT @ (D.Z * (r * a)[:, None]) - (zbar * D.d[:, None]).T @ zbar
-    return -loglik, -score, info, (r, S0, S1, zbar, P0, P1)
+        info = D.Z.T @ (D.Z * (r * a)[:, None]) - (zbar * D.d[:, None]).T @ zbar
+    return -loglik, -score, info, (r, S0, S1, zbar)
 
 
 def _fg_variance(D: _FGData, beta: np.ndarray, info: np.ndarray, parts) -> np.ndarray:
     """crr's sandwich Ω⁻¹ Σ(η+ψ)(η+ψ)' Ω⁻¹ with the censoring term ψ (METHODS 2.6), O(n p)."""
-    r, S0, S1, zbar, P0, P1 = parts
+    r, S0, S1, zbar = parts
     Z = D.Z
     d = D.d
     # eta_i
@@ -577,6 +598,7 @@ def _fg_variance(D: _FGData, beta: np.ndarray, info: np.ndarray, parts) -> np.nd
     suf1 = np.vstack([np.cumsum(g1[::-1], axis=0)[::-1], np.zeros((1, D.p))])
     first_ge = np.searchsorted(D.ut[D.fail_blk], D.ut, side="left")  # first k with t_k >= u
     # P0, P1: sums of r/Ĝ(T-) (times Z) over competing events with T < u, per distinct time u
+    P0, P1 = D.competing_before(r)
     q = P1 * suf0[first_ge][:, None] - P0[:, None] * suf1[first_ge]  # per distinct time u
     pi = D.n_at
     cterm = (D.cens / pi**2)[:, None] * q
