@@ -385,3 +385,29 @@ def test_term_constant_within_strata_is_aliased_like_coxph(data):
     assert fit.table.loc["grade[III]"].isna().all()
     again = sv.cox(data, "time", "status", ["age", "size", "group"], strata="grade")
     pd.testing.assert_frame_equal(fit.table.drop(index="grade[III]"), again.table)
+
+
+def test_separation_check_without_time_is_the_binary_check(data):
+    # the form Fine-Gray reuses: X and the event indicator only
+    X = pd.DataFrame({"lvl": (data["status"] == 0) & (data.index % 4 == 0),
+                      "all": data["status"] == 1}).astype(float)
+    out = sv.separation_check(X, data["status"])
+    assert out["lvl"].startswith("not estimable: no events among lvl")
+    assert out["all"].startswith("not estimable: every event is among all")
+
+
+def test_separation_within_strata_is_found(data):
+    # within each stratum the events have the largest marker still at risk, overall they do not
+    d = data.copy()
+    shift = np.where(d["st"] == "s1", 0.0, 1000.0)
+    d["marker"] = shift + np.where(d["status"] == 1, 100 - d["time_c"], -500)
+    X = d[["marker"]]
+    assert "marker" not in sv.separation_check(X, d["status"], time=d["time_c"])
+    found = sv.separation_check(X, d["status"], time=d["time_c"], strata=d["st"])
+    assert "marker" in found
+
+
+def test_numbers_at_risk_overall(data):
+    nar = sv.numbers_at_risk(data, "time", "status", times=[0, 30])
+    assert list(nar.index) == ["All"]
+    assert list(nar.loc["All"]) == [len(data), int((data["time"] >= 30).sum())]
