@@ -53,6 +53,40 @@ def show_notice(study: Study) -> None:
                                             min_cell=study.governance.min_cell)))
 
 
+def parameters_table(study: Study) -> pd.DataFrame:
+    """The parameters of this run (the study file with its overrides), for readers: the
+    injected-parameters cell itself is hidden from the book."""
+    m, c, e = study.matching, study.cohort, study.exposure
+    rows = [("study file", study.file or ""), ("source", study.source),
+            ("seed", study.seed)]
+    if c is not None:
+        rows += [("years of diagnosis", "-".join(map(str, c.years)) if c.years else "all"),
+                 ("criteria, in order", "; ".join(str(k.get("name")) for k in c.criteria)),
+                 ("grade variable", c.grade_variable or "")]
+    rows += [("exposure", f"{e.column}: {e.exposed} vs {e.reference}"),
+             ("covariates", ", ".join(study.covariates))]
+    if m.enabled:
+        caliper = "none" if m.caliper is None else (
+            f"{m.caliper:g} SD of the distance" if m.std_caliper else f"{m.caliper:g}")
+        rows += [("matching", f"{m.method}, 1:{m.ratio}, caliper {caliper}, "
+                              f"{'with' if m.replace else 'without'} replacement, "
+                              f"order {m.m_order}, distance {m.distance}")]
+    else:
+        rows += [("matching", "none")]
+    for name, o in study.outcomes.items():
+        what = f"{o.event} (cause {o.cause}, competing {o.competing})" if o.cause else \
+            f"{o.event} != 0"
+        rows.append((f"outcome {name}", f"{o.label}: time {o.time}, event {what}"))
+    md = study.models
+    rows += [("multivariable selection",
+              {"univariable_p": f"univariable p < {md.selection_p:g}", "all": "all covariates",
+               "none": "exposure only"}[md.selection]
+              + (", exposure forced in" if md.force_exposure else "")),
+             ("ties", md.ties), ("smallest count shown (real data)", study.governance.min_cell)]
+    return pd.DataFrame([(k, str(v)) for k, v in rows],
+                        columns=["parameter", "value"]).set_index("parameter")
+
+
 def publish(result) -> None:
     """Glue a chapter's numbers for the prose (myst_nb.glue, not displayed) and show its notes."""
     from myst_nb import glue
@@ -835,7 +869,8 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "univariable": model_rows(uni),
         "multivariable": model_rows(multi.table) if multi is not None else {},
         "multivariable_covariates": chosen,
-        "cif_at": _records(at.reset_index()) if isinstance(at, pd.DataFrame) else [],
+        "cif_at": _records(at.reset_index(drop=isinstance(at.index, pd.RangeIndex)))
+        if isinstance(at, pd.DataFrame) else [],
     }
     save_summary(summary, output_dir, outcome)
     real = not study.synthetic
@@ -1044,8 +1079,10 @@ def cif_figure(result: CompetingChapter):
     from micromet import plots_competing
 
     o = result.outcome
+    names = {int(k): v for k, v in o.cause_labels.items()} or None
     ax = plots_competing.cif_plot(result.cif, cause=o.cause or 1, gray_p=result.gray.p_value,
-                                  competing=True, ylabel=f"Cumulative incidence ({o.label})")
+                                  competing=True, cause_labels=names,
+                                  ylabel="Cumulative incidence")
     return _masked(ax.figure, result.study)
 
 

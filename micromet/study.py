@@ -85,6 +85,7 @@ class Outcome:
     cause: int | None = None
     competing: list[int] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # restrict group comparisons to these levels
+    cause_labels: dict[str, str] = field(default_factory=dict)  # event code -> name
 
 
 @dataclass(frozen=True)

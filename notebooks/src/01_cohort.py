@@ -51,3 +51,12 @@ cohort.table_one
 
 # %% tags=["nbval-ignore-output"]
 cohort.table_one_vs_published
+
+# %% [markdown]
+# ## Parameters of this run
+#
+# Every choice comes from the study file (`micromet run` may have overridden some with `--set`);
+# the methods are described in the *Methods* page.
+
+# %% tags=["nbval-ignore-output"]
+mm.parameters_table(S)
