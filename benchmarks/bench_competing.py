@@ -112,6 +112,15 @@ def main(quick: bool = False) -> None:
     _, secs = timed(lambda: gray_test(cont, "time", "event", "group", cause=1))
     print(f"gray_test, continuous times: {secs:.2f} s")
 
+    sizes = [n_big // 8, n_big // 4, n_big // 2, n_big]
+    for monthly in (True, False):
+        cells = []
+        for n in sizes:
+            df = simulate(n, seed=11, monthly=monthly)
+            cells.append(f"{n:,}: {timed(lambda df=df: core_fit(df, covs), repeat=2)[1]:.2f} s")
+        label = "monthly" if monthly else "continuous"
+        print(f"scaling of the numerical core ({label} times): " + ", ".join(cells))
+
     n_small = 2_000 if quick else 10_000
     for monthly in (True, False):
         compare_with_reference(n_small, monthly, covs)
