@@ -99,7 +99,7 @@ from scipy import optimize, special
 from micromet.errors import InputError
 
 #: Part of the cache key: bump whenever the bytes written for a given seed and params change.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 GROUPS = ("M0", "M0(i+)")
 
 DATABASE_NAME = (
@@ -898,7 +898,7 @@ def _group_rows(group: str, scale_g: float, params: SynthParams, rng: np.random.
     blocks_core = [core]
     blocks_lab = [lab]
     reasons = [np.full(n_inc, "", dtype=object)]
-    plan = exclusion_plan(scale_g, scale_g)
+    plan = exclusion_plan(scale_g, 1.0)  # both columns at this group's scale; use its own
     for _, row in plan.iterrows():
         m = int(row[group])
         if m == 0:

@@ -241,3 +241,15 @@ def test_cli_synth_writes_the_export(tmp_path):
 def test_scale_must_be_positive(tmp_path):
     with pytest.raises(InputError, match="scale"):
         synth.write_seer_extract(tmp_path, scale=0)
+
+
+def test_m0i_factor_scales_the_exposed_group_only():
+    params = synth.SynthParams(m0i_factor=10.0)
+    _, truth = synth.generate_rows(2, params, scale=0.05)
+    m0i = truth[truth["group"] == "M0(i+)"]
+    m0 = truth[truth["group"] == "M0"]
+    assert (m0i["excluded_for"] == "").sum() == round(585 * 0.05 * 10)
+    n_excl = synth.exclusion_plan(0.05, 10.0)["M0(i+)"].sum()
+    assert len(m0i) - (m0i["excluded_for"] == "").sum() == n_excl > 40
+    assert (m0["excluded_for"] == "").sum() == round(283503 * 0.05)
+    assert len(m0) - (m0["excluded_for"] == "").sum() == synth.exclusion_plan(0.05)["M0"].sum()
