@@ -101,10 +101,10 @@ def data_notice(synthetic: bool, *, source: str = "", min_cell: int = 11) -> str
     if synthetic:
         return (
             "```{admonition} Synthetic data\n:class: warning\n"
-            "The numbers on this page come from a **synthetic** SEER-like extract generated from "
-            f"a seed (`{source}`), not from real patients. They imitate the published cohort; "
-            "they are not the published results. See *Reproduce* to run the analysis on a real "
-            "SEER*Stat export.\n```"
+            "The numbers on this page come from **synthetic** data generated from a seed "
+            f"(`{source}`), not from real patients. They imitate the published study; they are "
+            "not the published results. See *Run it on your own data* to run the analysis on "
+            "real data.\n```"
         )
     return (
         "```{admonition} Registry data\n:class: note\n"
