@@ -4,6 +4,7 @@ page is current)."""
 
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -23,7 +24,9 @@ MODULES = [
 
 def first_paragraph(obj) -> str:
     doc = inspect.getdoc(obj) or ""
-    return " ".join(doc.split("\n\n")[0].split())
+    text = " ".join(doc.split("\n\n")[0].split())
+    text = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text)  # RST roles -> code
+    return re.sub(r"``([^`]+)``", r"`\1`", text)
 
 
 def signature(obj) -> str:
@@ -45,6 +48,8 @@ def signature(obj) -> str:
             text += f" = {default}"
         parts.append(text)
     out = "(" + ", ".join(parts) + ")"
+    if len(out) > 80:
+        out = "(\n" + "".join(f"    {p},\n" for p in parts) + ")"
     if sig.return_annotation is not sig.empty:
         ret = sig.return_annotation
         out += " -> " + (ret if isinstance(ret, str) else inspect.formatannotation(ret))
