@@ -89,6 +89,8 @@ def run_study(
                     str(template), str(target), parameters=parameters, kernel_name=KERNEL,
                     progress_bar=False, log_output=False, cwd=str(work),
                     execution_timeout=execution_timeout,
+                    # the kernel's own start-up chatter (ipykernel's TCP notice) is not progress
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                 )
             except papermill.PapermillExecutionError as exc:
                 kept = _keep_failed(target, out)
