@@ -115,3 +115,17 @@ def test_unknown_synthetic_source(tmp_path):
     study = load_study("seer_m0i", ["source=synthetic://other?seed=1"])
     with pytest.raises(InputError, match="unknown synthetic source"):
         mm.read_source(study)
+
+
+def test_the_books_agreement_with_r_table_is_within_the_contract():
+    table = mm.r_agreement()
+    measured = table[table["R function"] != ""]
+    assert len(measured) >= 12
+    for what, row in measured.iterrows():
+        if "identical (treated units)" in what:
+            same, _, total = row["max abs diff"].split()
+            assert same == total, what
+            continue
+        assert float(row["max rel diff"]) < 1e-6, (what, row["max rel diff"])
+        if row["tolerance"] in ("1e-8", "1e-8 abs", "identical"):
+            assert float(row["max abs diff"]) < 1e-8, what

@@ -49,9 +49,8 @@ validation.tables["table4"]
 # %% [markdown]
 # ## Agreement with R and benchmarks
 #
-# The largest differences from R that the test suite measured, and the benchmark timings, when the
-# tests and benchmarks have left their summaries (`tests/reference/*/agreement.json`,
-# `benchmarks/results/*.json`).
+# The largest differences from R, measured now on the R outputs committed in `tests/reference/`,
+# and the benchmark figures (`benchmarks/results/*.json`).
 
 # %% tags=["nbval-ignore-output"]
 validation.tables["r_agreement"]
