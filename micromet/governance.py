@@ -159,7 +159,8 @@ def _join(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-_FIGURE_COUNT = re.compile(r"(?<![\d.,])(\d[\d,]*)(?![\d.,]*\d)")
+# a count standing alone: not part of a word (M0, N1, T3) nor of a decimal number (0.14)
+_FIGURE_COUNT = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})*|\d+)(?![\w.]|,\d)")
 
 
 def mask_figure(figure, *, min_cell: int = 11, real: bool = True) -> int:

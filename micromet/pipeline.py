@@ -1020,6 +1020,7 @@ def r_agreement(root: Path | None = None) -> pd.DataFrame:
         warnings.simplefilter("ignore")
         rows += _agreement_cmprsk(root / "tests" / "reference" / "cmprsk")
         rows += _agreement_matchit(root / "tests" / "reference" / "matchit" / "lalonde")
+        rows += _agreement_describe(root / "tests" / "reference" / "describe")
     for path in sorted((root / "tests" / "reference").glob("**/agreement.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for rec in data if isinstance(data, list) else [data]:
@@ -1101,6 +1102,24 @@ def _agreement_cmprsk(folder: Path) -> list[dict]:
     rows.append(_row("log-rank chi-square", "survival::survdiff", [lr.statistic],
                      [ref["survdiff_cause1_by_x2"]["chisq"]], "1e-8"))
     return rows
+
+
+def _agreement_describe(folder: Path) -> list[dict]:
+    if not (folder / "fixture.csv").exists() or not (folder / "reference.json").exists():
+        return []
+    from micromet import describe
+
+    data = pd.read_csv(folder / "fixture.csv")
+    ref = json.loads((folder / "reference.json").read_text(encoding="utf-8"))
+    data = data[data["group"].isin(["A", "B"])]
+    t = describe.table_one(data, "group", ["age", "size"], ["grade", "subtype"])
+    first = t.groupby("variable", sort=False).first()
+    ours = [first.loc["age", "p"], first.loc["size", "p"], first.loc["grade", "p"],
+            first.loc["subtype", "p"]]
+    theirs = [ref["wilcox_age"]["p"], ref["wilcox_size"]["p"], ref["chisq_grade"]["p"],
+              ref["chisq_subtype"]["p"]]
+    return [_row("Table 1 P values (rank-sum, chi-squared)",
+                 "wilcox.test, chisq.test(correct = FALSE)", ours, theirs, "1e-8")]
 
 
 def _agreement_matchit(folder: Path) -> list[dict]:

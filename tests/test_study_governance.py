@@ -62,3 +62,26 @@ def test_row_level_outputs_are_flagged():
     out = nbformat.v4.new_output("execute_result", {"text/html": small.to_html(),
                                                    "text/plain": small.to_string()})
     assert row_level_outputs(_nb_with(out)) == []
+
+
+def test_mask_figure_masks_standalone_counts_only():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from micromet.governance import mask_figure
+
+    fig, ax = plt.subplots()
+    texts = ["M0: 5; M0(i+): 1,234", "Excluded: age 18-89", "N1-N3 vs N0", "Log-rank P = 0.14",
+             "n = 7", "10", "3,024", "Tis or T0"]
+    for i, t in enumerate(texts):
+        ax.text(0, i, t)
+    fig.text(0.5, 0.5, "n = 2")
+    assert mask_figure(fig, min_cell=11, real=False) == 0
+    assert mask_figure(fig, min_cell=11) == 4
+    assert [t.get_text() for t in ax.texts] == [
+        "M0: <11; M0(i+): 1,234", "Excluded: age 18-89", "N1-N3 vs N0", "Log-rank P = 0.14",
+        "n = <11", "<11", "3,024", "Tis or T0"]
+    assert fig.texts[0].get_text() == "n = <11"
+    plt.close(fig)
