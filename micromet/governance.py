@@ -123,7 +123,7 @@ def row_level_outputs(
 
     Flags (a) any output text that names an identifier column, (b) an HTML table with more than
     ``max_rows`` body rows or a pandas footer ``N rows x M columns`` with N > ``max_rows``,
-    (c) a plain-text DataFrame repr with more than ``max_rows`` lines.
+    (c) a plain-text output (without an HTML table beside it) of more than ``max_rows`` lines.
     """
     nb = notebook if isinstance(notebook, dict) else json.loads(Path(notebook).read_text("utf-8"))
     problems = []
@@ -132,7 +132,9 @@ def row_level_outputs(
             texts = []
             if output.get("output_type") == "stream":
                 texts.append(("text/plain", _join(output.get("text", ""))))
-            for mime, value in output.get("data", {}).items():
+            data = output.get("data", {})
+            has_html = "text/html" in data
+            for mime, value in data.items():
                 if mime.startswith("text/") or mime.endswith("json"):
                     texts.append((mime, _join(value)))
             for mime, text in texts:
@@ -150,7 +152,8 @@ def row_level_outputs(
                     rows = int(m.group(1).replace(",", ""))
                     if rows > max_rows:
                         problems.append(f"{where}: a DataFrame of {rows} rows (row listing?)")
-                if mime == "text/plain" and text.count("\n") > max_rows:
+                # a wide table's text repr wraps its columns: its HTML twin is counted instead
+                if mime == "text/plain" and not has_html and text.count("\n") > max_rows:
                     problems.append(f"{where}: {text.count(chr(10))} lines of text output")
     return problems
 

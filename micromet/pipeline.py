@@ -343,13 +343,18 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         per_group = {lv: record.get(f"remaining[{lv}]") for lv in levels}
         head[f"after '{record['step']}'"] = per_group
     head = {k: _mask_nested(v, mc, real) for k, v in head.items()}
+    head["Table 1 p"] = {var: _r(vals["p"], 3) for kind in ("continuous", "categorical")
+                         for var, vals in tests[kind].items() if vals["p"] is not None}
+    head["follow-up median (IQR), max"] = f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), " \
+                                          f"{fu['max']:g}"
     show = _flow_display(flow, levels)
     return CohortChapter(
         study=study, data=data, flow=flow,
         flow_table=governance.mask_table(show, min_cell=mc, real=real),
         table_one=governance.mask_table(table, min_cell=mc, real=real),
-        table_one_vs_published=versus_published(table, tests, study.published.get("table1"),
-                                                study),
+        table_one_vs_published=beside_published(
+            governance.mask_table(table, min_cell=mc, real=real),
+            study.published.get("table1"), study),
         glue=glue, headline=head, summary=summary, notes=notes, flow_object=built,
     )
 
@@ -429,7 +434,56 @@ def describe_groups(data: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, dic
     raw = describe.table_one(data, e.column, t1.continuous, t1.categorical,
                              labels=study.labels, levels=levels)
     table = describe.format_table_one(raw).set_index("Variable")
+    table.attrs["raw"] = raw
     return table, _table_numbers(raw, levels)
+
+
+def beside_published(table: pd.DataFrame, published: dict | None, study: Study) -> pd.DataFrame:
+    """Table 1/2 of this run with the paper's values in the same layout beside it."""
+    from micromet import describe
+
+    raw = table.attrs.get("raw")
+    if raw is None or not published:
+        return table
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    theirs = raw.copy()
+    for col in theirs.columns:
+        if col.startswith(("n[", "percent[", "median[", "q1[", "q3[")) or col == "p":
+            theirs[col] = np.nan
+    cont, cat = published.get("continuous", {}), published.get("categorical", {})
+    for i, row in theirs.iterrows():
+        var = row["variable"]
+        if row["kind"] == "continuous" and var in cont:
+            for stat in ("median", "q1", "q3"):
+                for j, lv in enumerate(levels):
+                    theirs.at[i, f"{stat}[{lv}]"] = cont[var][stat][j]
+            theirs.at[i, "p"] = _published_p(cont[var].get("p"))
+        elif row["kind"] == "categorical" and var in cat:
+            counts = cat[var].get("counts", {}).get(str(row["level"]))
+            if counts is not None:
+                totals = [sum(c[j] for c in cat[var]["counts"].values())
+                          for j in range(len(levels))]
+                for j, lv in enumerate(levels):
+                    theirs.at[i, f"n[{lv}]"] = counts[j]
+                    theirs.at[i, f"percent[{lv}]"] = 100.0 * counts[j] / totals[j]
+            theirs.at[i, "p"] = _published_p(cat[var].get("p"))
+    n = published.get("n")
+    theirs.attrs = dict(raw.attrs)
+    if n:
+        theirs.attrs["n"] = dict(zip(levels, n))
+    shown = describe.format_table_one(theirs).set_index("Variable")
+    shown.columns = [f"{c} [paper]" for c in shown.columns]
+    ours = table.copy()
+    ours.columns = [f"{c} [this run]" for c in ours.columns]
+    ours.attrs = {}
+    return pd.concat([ours, shown], axis=1)
+
+
+def _published_p(p):
+    if isinstance(p, str):
+        return 0.0009 if p.startswith("<") else float(p)
+    return np.nan if p is None else float(p)
 
 
 def _table_numbers(raw: pd.DataFrame, levels: list[str]) -> dict:
@@ -692,8 +746,9 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
     return MatchingChapter(
         study=study, data=matched, result=res, balance=bal, balance_table=show.round(4),
         table_two=governance.mask_table(table, min_cell=mc, real=real),
-        table_two_vs_published=versus_published(table, numbers, study.published.get("table2"),
-                                                study),
+        table_two_vs_published=beside_published(
+            governance.mask_table(table, min_cell=mc, real=real),
+            study.published.get("table2"), study),
         glue=glue, headline=head, summary=summary, notes=notes,
     )
 
@@ -786,6 +841,8 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     head = {
         "n": _mask_nested(len(data), mc, real), "deaths": _mask_nested(events, mc, real),
         "log-rank p": _r(lr.p_value, 3),
+        "follow-up median (IQR), max": f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), "
+                                       f"{fu['max']:g}",
         "HR univariable": _hr_text(uni, term),
         "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
         "multivariable covariates": ", ".join(chosen),

@@ -78,7 +78,8 @@ def run_study(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.run-", dir=out.parent))
     parameters = {"study": injectable(study), "output_dir": "."}
-    log(f"micromet run {study.name}: {len(templates)} chapters, source {study.source}")
+    plural = "s" if len(templates) != 1 else ""
+    log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {study.source}")
     started = time.perf_counter()
     try:
         for number, (chapter, template) in enumerate(templates, start=1):

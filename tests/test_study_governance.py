@@ -85,3 +85,13 @@ def test_mask_figure_masks_standalone_counts_only():
         "n = <11", "<11", "3,024", "Tis or T0"]
     assert fig.texts[0].get_text() == "n = <11"
     plt.close(fig)
+
+
+def test_a_printed_listing_is_flagged_but_a_wide_aggregate_table_is_not():
+    listing = nbformat.v4.new_output("stream", name="stdout",
+                                     text="\n".join(f"{i} 62 T1c" for i in range(300)))
+    assert any("lines of text" in p for p in row_level_outputs(_nb_with(listing)))
+    wide = pd.DataFrame({f"column {i}": ["12 (5.0%)"] * 20 for i in range(30)})
+    out = nbformat.v4.new_output("execute_result", {"text/html": wide.to_html(),
+                                                   "text/plain": wide.to_string()})
+    assert row_level_outputs(_nb_with(out)) == []

@@ -47,7 +47,8 @@ mm.flowchart_figure(cohort);
 cohort.table_one
 
 # %% [markdown]
-# The same table beside the published one (first two value columns: this run; then the paper's).
+# This run's Table 1 beside the paper's (columns marked [paper]); the differences are listed in
+# *Published versus reproduced*.
 
 # %% tags=["nbval-ignore-output"]
 cohort.table_one_vs_published

@@ -48,7 +48,7 @@ mm.love_plot_figure(matched);
 matched.table_two
 
 # %% [markdown]
-# The same table beside the published one.
+# This run's Table 2 beside the paper's (columns marked [paper]).
 
 # %% tags=["nbval-ignore-output"]
 matched.table_two_vs_published

@@ -49,7 +49,7 @@ os_result.survival_table
 os_result.cox_table
 
 # %% [markdown]
-# The same table beside the published one.
+# Each hazard ratio, its confidence limits and p beside the paper's, with the difference.
 
 # %% tags=["nbval-ignore-output"]
 os_result.cox_vs_published

@@ -47,7 +47,7 @@ bcsm.cif_table
 bcsm.fine_gray_table
 
 # %% [markdown]
-# The same table beside the published one.
+# Each hazard ratio, its confidence limits and p beside the paper's, with the difference.
 
 # %% tags=["nbval-ignore-output"]
 bcsm.fine_gray_vs_published
