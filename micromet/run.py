@@ -63,6 +63,8 @@ def run_study(
     elif overrides or data is not None:
         raise InputError("pass overrides and data with a study file, not with a built Study")
     log = log or _print
+    if not study.synthetic and not Path(study.source).exists():
+        raise InputError("data file not found", file=study.source, column="source")
     notebooks_dir = Path(notebooks_dir)
     out = Path(out).expanduser().resolve() if out is not None else default_output_dir(study)
     templates = []

@@ -146,3 +146,38 @@ def test_cli_help_lists_commands(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "run" in out and "book" in out and "synth" in out
+
+
+def test_a_missing_data_file_is_refused_before_anything_runs(tmp_path, capsys):
+    study = Path(__file__).resolve().parent.parent / "studies" / "seer_m0i.yml"
+    code = main(["run", str(study), "--data", str(tmp_path / "absent.csv"),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "absent.csv" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_export_fails_its_chapter_with_file_column_row_value(tmp_path):
+    from micromet import synth
+
+    export = synth.synthetic_extract(20251, None, tmp_path / "cache", scale=0.01)
+    import csv
+    import io
+
+    lines = export.read_bytes().decode("utf-8").split("\r\n")
+    header = next(csv.reader([lines[0]]))
+    fields = next(csv.reader([lines[3]]))
+    fields[header.index("Sex")] = "Unknown sex label"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    lines[3] = buffer.getvalue()
+    bad = tmp_path / "bad" / export.name
+    bad.parent.mkdir()
+    bad.write_bytes("\r\n".join(lines).encode("utf-8"))
+    bad.with_suffix(".dic").write_bytes(export.with_suffix(".dic").read_bytes())
+    with pytest.raises(ChapterFailed) as info:
+        run_study(Path(__file__).resolve().parent.parent / "studies" / "seer_m0i.yml",
+                  data=bad, out=tmp_path / "out", log=lambda m: None,
+                  overrides=["chapters=[01_cohort]"])
+    message = str(info.value)
+    assert "01_cohort" in message and "Sex" in message and "Unknown sex label" in message
+    assert not (tmp_path / "out").exists()
