@@ -166,6 +166,18 @@ def _join(value) -> str:
 _FIGURE_COUNT = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})*|\d+)(?![\w.]|,\d)")
 
 
+def mask_counts_in_text(text: str, *, min_cell: int = 11, real: bool = True) -> str:
+    """Mask every standalone small count in free text ("no events among grade[III] (n = 7)")."""
+    if not real:
+        return text
+
+    def repl(m):
+        return masked_label(min_cell) if is_small(int(m.group(1).replace(",", "")),
+                                                  min_cell) else m.group(0)
+
+    return _FIGURE_COUNT.sub(repl, text)
+
+
 def mask_figure(figure, *, min_cell: int = 11, real: bool = True) -> int:
     """Mask small counts written as text in a matplotlib figure (numbers at risk, flowchart
     boxes): every integer 1 .. min_cell-1 in ``ax.texts`` / ``figure.texts`` becomes
@@ -179,12 +191,7 @@ def mask_figure(figure, *, min_cell: int = 11, real: bool = True) -> int:
         texts += list(ax.texts)
     for text in texts:
         old = text.get_text()
-
-        def repl(m):
-            return masked_label(min_cell) if is_small(int(m.group(1).replace(",", "")),
-                                                      min_cell) else m.group(0)
-
-        new = _FIGURE_COUNT.sub(repl, old)
+        new = mask_counts_in_text(old, min_cell=min_cell, real=True)
         if new != old:
             text.set_text(new)
             changed += 1

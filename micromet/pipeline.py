@@ -96,7 +96,11 @@ def publish(result) -> None:
     if getattr(result, "notes", None):
         from IPython.display import Markdown, display
 
-        lines = "\n".join(f"- {n}" for n in result.notes)
+        study = getattr(result, "study", None)
+        real = study is not None and not study.synthetic
+        mc = study.governance.min_cell if study is not None else 11
+        lines = "\n".join(f"- {governance.mask_counts_in_text(n, min_cell=mc, real=real)}"
+                           for n in result.notes)
         display(Markdown(f"```{{admonition}} Notes\n:class: note\n{lines}\n```"))
 
 

@@ -95,3 +95,11 @@ def test_a_printed_listing_is_flagged_but_a_wide_aggregate_table_is_not():
     out = nbformat.v4.new_output("execute_result", {"text/html": wide.to_html(),
                                                    "text/plain": wide.to_string()})
     assert row_level_outputs(_nb_with(out)) == []
+
+
+def test_counts_in_notes_are_masked():
+    from micromet.governance import mask_counts_in_text
+
+    text = "not estimable: no events among subtype[HR-/HER2+] (n = 7)"
+    assert mask_counts_in_text(text) == "not estimable: no events among subtype[HR-/HER2+] (n = <11)"
+    assert mask_counts_in_text(text, real=False) == text
