@@ -19,9 +19,14 @@ $(STAMP): requirements.txt pyproject.toml
 STUDIES ?= seer_m0i
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg
 
-book: $(STAMP)
+# Run every study (papermill, atomic) and build the HTML book with warnings as errors.
+define RUN_AND_BUILD
 	for s in $(STUDIES); do $(BIN)/python -m micromet.cli run studies/$$s.yml || exit 1; done
 	$(BIN)/python -m micromet.cli book
+endef
+
+book: $(STAMP)
+	$(RUN_AND_BUILD)
 
 lint: $(STAMP)
 	$(BIN)/ruff check micromet tests benchmarks
@@ -33,7 +38,7 @@ test: $(STAMP) lint
 	@if [ "$$CI" = "true" ] && ! command -v chromium >/dev/null 2>&1; then \
 		(apt-get install -y chromium || (apt-get update && apt-get install -y chromium)) >/dev/null; fi
 	for s in $(STUDIES); do $(BIN)/python -m pytest $(NBVAL) book/$$s || exit 1; done
-	$(MAKE) --no-print-directory book
+	$(RUN_AND_BUILD)
 	$(BIN)/python -m pytest tests
 
 bench: $(STAMP)
