@@ -747,6 +747,8 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
     }
     show = bt[[*smd_cols, "var_ratio_before", "var_ratio_after"]].copy()
     show.columns = ["SMD before", "SMD after", "variance ratio before", "variance ratio after"]
+    show.index = [term_label(t, study) for t in show.index]
+    show.index.name = "variable"
     return MatchingChapter(
         study=study, data=matched, result=res, balance=bal, balance_table=show.round(4),
         table_two=governance.mask_table(table, min_cell=mc, real=real),
@@ -792,6 +794,16 @@ def _hr_text(table: pd.DataFrame | None, term: str) -> str:
         return "NA"
     r = table.loc[term]
     return f"{fmt_hr(r['hr'], r['lower'], r['upper'])}, p = {fmt_p(r['p'])}"
+
+
+def term_label(term: str, study: Study) -> str:
+    """``grade[III]`` -> ``Grade: III``; ``age`` -> ``Age, years``; ``distance`` kept."""
+    if term == "distance":
+        return "distance (logit of the propensity score)"
+    if term.endswith("]") and "[" in term:
+        column, level = term[:-1].split("[", 1)
+        return f"{study.label(column)}: {level}"
+    return study.label(term)
 
 
 def exposure_term(study: Study) -> str:
