@@ -16,7 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 # Studies whose chapters the book shows (studies/<name>.yml -> book/<name>/).
-STUDIES ?= seer_m0i
+STUDIES ?= seer_m0i nanomet
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg
 
 # Run every study (papermill, atomic) and build the HTML book with warnings as errors.

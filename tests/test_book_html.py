@@ -51,7 +51,7 @@ def toc_files() -> list[str]:
     return files
 
 
-CHAPTERS = [f for f in toc_files() if re.match(r"book/[^/]+/\d\d_", f)]
+CHAPTERS = [f for f in toc_files() if re.match(r"book/[^/]+/", f)]  # executed chapters
 PAGES = toc_files()
 
 
