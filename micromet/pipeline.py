@@ -508,8 +508,7 @@ def _table_numbers(raw: pd.DataFrame, levels: list[str]) -> dict:
     return out
 
 
-def versus_published(table: pd.DataFrame, numbers: dict, published: dict | None,
-                     study: Study) -> pd.DataFrame:
+def versus_published(numbers: dict, published: dict | None, study: Study) -> pd.DataFrame:
     """Reproduced vs published Table 1/2 values, one row per statistic, with the difference."""
     rows = []
     e = study.exposure
@@ -628,11 +627,15 @@ def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
 
 
 def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.DataFrame:
-    """Reproduced vs published HR, CI and p, by term and model, with the differences."""
+    """Reproduced vs published HR, CI and p, by term and model, with the differences.
+
+    ``multi``: the multivariable model (a result with ``.table``), its table, or None."""
     rows = []
     pub = published or {}
-    for model, tab in (("univariable", uni), ("multivariable", multi.table if multi is not None
-                                              else pd.DataFrame(columns=uni.columns))):
+    multi_table = getattr(multi, "table", multi)
+    if multi_table is None:
+        multi_table = pd.DataFrame(columns=uni.columns)
+    for model, tab in (("univariable", uni), ("multivariable", multi_table)):
         theirs_all = pub.get(model, {}) or {}
         terms = list(dict.fromkeys(list(tab.index) + list(theirs_all)))
         for term in terms:
@@ -1055,14 +1058,14 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
     def table_rows(numbers, published):
         if not numbers:
             return pd.DataFrame()
-        return versus_published(pd.DataFrame(), numbers, published, study)
+        return versus_published(numbers, published, study)
 
     def model_cmp(s, p):
         if not s:
             return pd.DataFrame()
         uni = _table_from_rows(s.get("univariable", {}))
         multi = _table_from_rows(s.get("multivariable", {}))
-        return models_vs_published(uni, _Wrap(multi), p)
+        return models_vs_published(uni, multi, p)
 
     tables = {
         "headline": headline_table,
@@ -1073,7 +1076,7 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
         "r_agreement": r_agreement(),
     }
     summary = {"compared": compared}
-    glue = {f"validation_{k}": _display_for_glue(v) for k, v in tables.items()}
+    glue = {f"validation_{k}": v for k, v in tables.items()}
     head = {"quantities compared": compared, "largest |difference| in counts": largest}
     return ValidationChapter(study=study, tables=tables, glue=glue, headline=head, summary=summary)
 
@@ -1218,11 +1221,6 @@ def _agreement_matchit(folder: Path) -> list[dict]:
     ]
 
 
-class _Wrap:
-    def __init__(self, table):
-        self.table = table
-
-
 def _table_from_rows(rows: dict) -> pd.DataFrame:
     def num(v):
         return float(v) if isinstance(v, (int, float)) else np.nan
@@ -1236,9 +1234,6 @@ def _largest_count_diff(table: pd.DataFrame):
               if isinstance(d, (int, np.integer)) and not isinstance(d, bool)]
     return max(counts) if counts else None
 
-
-def _display_for_glue(frame: pd.DataFrame):
-    return frame
 
 
 # ---- figures ----------------------------------------------------------------------------------

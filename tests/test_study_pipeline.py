@@ -64,11 +64,11 @@ def test_versus_published_masks_small_counts_for_real_sources():
                "categorical": {"grade": {"counts": {"III": [12, 3]}, "p": 0.5}}}
     published = {"n": [20, 6], "categorical": {"grade": {"counts": {"III": [12, 4]}}}}
     real = load_study("seer_m0i", data=__file__)
-    shown = mm.versus_published(None, numbers, published, real)
+    shown = mm.versus_published(numbers, published, real)
     assert shown.loc[("n", "M0(i+)", "n"), "reproduced"] == "<11"
     assert shown.loc[("n", "M0(i+)", "n"), "difference"] == ""
     assert shown.loc[("Grade", "III | M0", "n"), "reproduced"] == "12"
-    synthetic = mm.versus_published(None, numbers, published, STUDY)
+    synthetic = mm.versus_published(numbers, published, STUDY)
     assert synthetic.loc[("n", "M0(i+)", "n"), "reproduced"] == "5"
     assert synthetic.loc[("n", "M0(i+)", "n"), "difference"] == "-1"
 
