@@ -624,7 +624,7 @@ def _check_names(data: pd.DataFrame, covariates: list[str]) -> None:
         )
 
 
-def _distance_values(data: pd.DataFrame, distance) -> np.ndarray:
+def _distance_values(data: pd.DataFrame, distance, *, allow_infinite: bool = False) -> np.ndarray:
     if isinstance(distance, pd.Series):
         if not distance.index.equals(data.index):
             missing = data.index.difference(distance.index)
@@ -639,7 +639,7 @@ def _distance_values(data: pd.DataFrame, distance) -> np.ndarray:
             raise InputError(
                 f"distance has {len(d)} values for {len(data)} rows", column="distance"
             )
-    bad = ~np.isfinite(d)
+    bad = np.isnan(d) if allow_infinite else ~np.isfinite(d)
     if bad.any():
         raise InputError("distance must be finite", column="distance",
                          row=data.index[np.argmax(bad)], value=float(d[np.argmax(bad)]))
@@ -917,12 +917,14 @@ def balance(
     unstandardized), ``var_ratio`` (weighted variances treated/control; NaN for 0/1 variables),
     ``ecdf_mean``/``ecdf_max`` (weighted eCDF differences on the grid of all distinct values,
     zero-weight units included), and ``pair_dist`` (mean |x_t - x_c| over the pairs of
-    ``match_matrix``, standardized like ``smd``) when a match matrix is given.
+    ``match_matrix``, standardized like ``smd``) when a match matrix is given. Units with an
+    infinite distance (covariate patterns with no treated or no control units, see ``match``)
+    are left out of the distance row only.
     """
     t = treatment_indicator(data, treatment)
     X = balance_covariates(data, covariates)
     if distance is not None:
-        X.insert(0, "distance", _distance_values(data, distance))
+        X.insert(0, "distance", _distance_values(data, distance, allow_infinite=True))
     return _balance_of(data, X, t, weights, match_matrix)
 
 
@@ -951,9 +953,22 @@ def _balance_of(data, X, t, weights, match_matrix) -> pd.DataFrame:
         if np.any(ti < 0) or np.any(ci < 0):
             raise InputError("match_matrix names units that are not in the data")
         pairs = (ti, ci)
-    rows = {
-        name: _balance_one(X[name].to_numpy(dtype=float), t, w, pairs) for name in X.columns
-    }
+    rows = {}
+    for name in X.columns:
+        x = X[name].to_numpy(dtype=float)
+        finite = np.isfinite(x)
+        if finite.all():
+            rows[name] = _balance_one(x, t, w, pairs)
+            continue
+        # Only the distance can be infinite: units of a covariate pattern with no treated (or no
+        # control) units, whose score glm would push towards 0 (or 1). They have no place on the
+        # distance scale, so the distance row is computed over the finite units.
+        pos = np.cumsum(finite) - 1
+        sub_pairs = None
+        if pairs is not None:
+            keep = finite[pairs[0]] & finite[pairs[1]]
+            sub_pairs = (pos[pairs[0][keep]], pos[pairs[1][keep]])
+        rows[name] = _balance_one(x[finite], t[finite], w[finite], sub_pairs)
     cols = [*BALANCE_COLUMNS, "pair_dist"]
     out = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
     if pairs is None:
@@ -981,7 +996,7 @@ def balance_table(
     """``summary(m)``: balance before and after matching, and the sample sizes."""
     t = treatment_indicator(data, treatment)
     X = balance_covariates(data, covariates)
-    X.insert(0, "distance", _distance_values(data, result.distance))
+    X.insert(0, "distance", _distance_values(data, result.distance, allow_infinite=True))
     before = _balance_of(data, X, t, None, None)
     after = _balance_of(data, X, t, result.weights, result.match_matrix)
     table = pd.concat([before.add_suffix("_before"), after.add_suffix("_after")], axis=1)

@@ -12,6 +12,7 @@ from micromet.errors import InputError, NotEstimableWarning
 from micromet.matching import (
     MatchingWarning,
     balance,
+    balance_table,
     fit_propensity,
     match,
     nearest_neighbor,
@@ -234,6 +235,23 @@ def test_separated_controls_are_never_matched():
     rare = df.index[df["histology"] == "Rare"]
     assert res.weights[rare].eq(0).all()
     assert np.isfinite(res.caliper)
+
+
+def test_balance_with_separated_units_leaves_them_out_of_the_distance_row_only():
+    df = _separated_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = match(df, "treat", ["age", "histology"], ratio=1, caliper=0.2)
+    bt = balance_table(res, df, "treat", ["age", "histology"])
+    assert np.isfinite(bt.table.loc["distance"].drop(["var_ratio_before", "var_ratio_after"],
+                                                       errors="ignore")).all()
+    rare = df.index[df["histology"] == "Rare"]
+    finite = df.drop(index=rare)
+    ref = balance(finite, "treat", ["age"], distance=res.distance.drop(index=rare))
+    assert bt.table.loc["distance", "smd_before"] == pytest.approx(ref.loc["distance", "smd"],
+                                                                   rel=1e-12)
+    # the covariate rows still count every unit: the rare level's control mean is not zero
+    assert bt.table.loc["histology[Rare]", "mean_control_before"] > 0
 
 
 def test_complete_separation_is_an_input_error():
