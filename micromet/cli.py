@@ -2,7 +2,7 @@
 
     micromet run studies/seer_m0i.yml [--data export.csv] [--out DIR] [--set matching.caliper=0.1 ...]
     micromet book [--no-strict]
-    micromet synth [--seed 20251] [--out DIR] [--scale 1.0]
+    micromet synth [--seed N] [--out DIR] [--scale 1.0]
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _book(args) -> int:
 def _synth(args) -> int:
     from micromet.pipeline import write_synthetic_export
 
-    path = write_synthetic_export(args.out, seed=args.seed, scale=args.scale)
+    kw = {} if args.seed is None else {"seed": args.seed}
+    path = write_synthetic_export(args.out, scale=args.scale, **kw)
     print(path)
     return 0
 
@@ -63,7 +64,8 @@ def parser() -> argparse.ArgumentParser:
     book.set_defaults(func=_book)
 
     synth = sub.add_parser("synth", help="write a synthetic SEER*Stat label export and its .dic")
-    synth.add_argument("--seed", type=int, default=20251)
+    synth.add_argument("--seed", type=int, default=None,
+                       help="seed (default: micromet.synth.DEFAULT_SEED)")
     synth.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's size")
     synth.add_argument("--out", default="synthetic_export", help="output folder")
     synth.set_defaults(func=_synth)

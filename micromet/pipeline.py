@@ -243,10 +243,12 @@ def _scalar(text: str):
     return yaml.safe_load(text)
 
 
-def write_synthetic_export(out, *, seed: int = 20251, scale: float = 1.0) -> Path:
-    """``micromet synth``: a synthetic SEER*Stat label export (+ .dic) in folder ``out``."""
+def write_synthetic_export(out, *, seed: int | None = None, scale: float = 1.0) -> Path:
+    """``micromet synth``: a synthetic SEER*Stat label export (+ .dic) in folder ``out``
+    (``seed`` defaults to ``micromet.synth.DEFAULT_SEED``)."""
     from micromet import synth
 
+    seed = synth.DEFAULT_SEED if seed is None else seed
     return Path(synth.cli_synth(Path(out), seed=seed, n_scale=scale))
 
 
