@@ -106,8 +106,10 @@ def km_plot(
     ax.legend(loc="lower left", frameon=False, title=group)
     ax.spines[["top", "right"]].set_visible(False)
     if p_value is not None:
-        ax.text(0.97, 0.95, format_logrank_p(p_value), transform=ax.transAxes, ha="right",
-                va="top")
+        # top right unless the curves are still up there at the end (high survival: bottom right)
+        low = float(table["survival"].min()) if len(table) else 1.0
+        y, va = (0.30, "bottom") if low > 0.45 else (0.95, "top")
+        ax.text(0.97, y, format_logrank_p(p_value), transform=ax.transAxes, ha="right", va=va)
 
     # numbers at risk: one row per group, one column per time
     k = len(levels)
