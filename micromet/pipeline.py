@@ -755,7 +755,9 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
     show.index = [term_label(t, study) for t in show.index]
     show.index.name = "variable"
     return MatchingChapter(
-        study=study, data=matched, result=res, balance=bal, balance_table=show.round(4),
+        study=study, data=matched, result=res, balance=bal,
+        # variance ratios exist for continuous variables only (R prints "." for the others)
+        balance_table=show.round(4).astype(object).where(show.notna(), "–"),
         table_two=governance.mask_table(table, min_cell=mc, real=real),
         table_two_vs_published=beside_published(
             governance.mask_table(table, min_cell=mc, real=real),
@@ -1275,7 +1277,9 @@ def love_plot_figure(result: MatchingChapter):
     """Standardized mean differences before and after matching (the paper's Figure 2)."""
     from micromet import plots_balance
 
-    out = plots_balance.love_plot(result.balance)
+    table = result.balance.table.copy()
+    table.index = [term_label(t, result.study) for t in table.index]
+    out = plots_balance.love_plot(table)
     figure = getattr(out, "figure", out)
     return getattr(figure, "figure", figure)
 
