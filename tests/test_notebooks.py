@@ -52,7 +52,16 @@ def test_template_shape(path):
     assert any("nbval-check-output" in tags(c) for c in nb.cells)
 
 
-@pytest.mark.parametrize("path", [p for p in TEMPLATES if p.stem in STUDY.chapters],
+STUDY_CHAPTERS = {c for p in sorted((ROOT / "studies").glob("*.yml"))
+                  for c in load_study(p).chapters}  # study A's and study B's
+
+
+def test_the_cell_length_check_covers_both_studies():
+    assert {"01_cohort", "nanomet"} <= STUDY_CHAPTERS
+    assert STUDY_CHAPTERS <= {p.stem for p in TEMPLATES}
+
+
+@pytest.mark.parametrize("path", [p for p in TEMPLATES if p.stem in STUDY_CHAPTERS],
                          ids=lambda p: p.stem)
 def test_template_cells_are_short(path):
     """Computation lives in micromet: a code cell is 1-3 calls and a display."""
