@@ -17,7 +17,7 @@ MODULES = [
     ("Competing risks", ["competing"]),
     ("Figures", ["plots_flow", "plots_balance", "plots_survival", "plots_competing"]),
     ("Models' shared design matrix", ["design"]),
-    ("Studies, runs and the book", ["study", "run", "pipeline", "governance", "cli"]),
+    ("Studies, runs and the book", ["study", "run", "pipeline", "nanomet", "governance", "cli"]),
     ("Errors", ["errors"]),
 ]
 
