@@ -67,7 +67,8 @@ covariates at their reference level), so ``p_bc`` is the eventual breast-cancer-
 probability of that patient. (The huge ER/subtype values of Table 4 are the paper's estimates
 under near-separation; centred, they mean HR- vs ER+PR+ about 3.3 for triple-negative, and
 almost no breast-cancer deaths among ER-PR+ tumours, as in the paper's data.) ``p_bc`` and
-``rate_other`` were calibrated (``calibrate``) so that a 1:2 matched set (585 M0(i+) plus 1,170
+``rate_other`` were calibrated (``calibrate``, on the covariate mix drawn with
+``CALIBRATION_SEED``) so that a 1:2 matched set (585 M0(i+) plus 1,170
 M0 with the M0(i+) covariate mix) expects the published 47 breast-cancer and 35 other deaths.
 
 The default seed (``DEFAULT_SEED`` = 67) was chosen, among seeds 1-70, as the draw whose 1:2
@@ -100,6 +101,7 @@ from scipy import optimize, special
 from micromet.errors import InputError
 
 DEFAULT_SEED = 67  # see the module docstring: the draw nearest the published matched counts
+CALIBRATION_SEED = 20251  # the covariate mix on which p_bc and rate_other were calibrated
 
 #: Part of the cache key: bump whenever the bytes written for a given seed and params change.
 GENERATOR_VERSION = "3"
@@ -577,7 +579,7 @@ def _followup(n: int, weights, rng: np.random.Generator):
 # calibration
 
 
-def expected_matched_events(params: SynthParams | None = None, seed: int = DEFAULT_SEED):
+def expected_matched_events(params: SynthParams | None = None, seed: int = CALIBRATION_SEED):
     """Expected breast-cancer and other-cause deaths in a 1:2 matched set (585 M0(i+) and
     1,170 M0 controls with the M0(i+) covariate mix and the M0 diagnosis years)."""
     params = params or SynthParams()
@@ -593,7 +595,8 @@ def expected_matched_events(params: SynthParams | None = None, seed: int = DEFAU
     return float(e1a.sum() + e1b.sum()), float(e2a.sum() + e2b.sum())
 
 
-def calibrate(params: SynthParams | None = None, targets=(47.0, 35.0), seed: int = DEFAULT_SEED):
+def calibrate(params: SynthParams | None = None, targets=(47.0, 35.0),
+              seed: int = CALIBRATION_SEED):
     """Solve ``p_bc`` and ``rate_other`` so that ``expected_matched_events`` equals ``targets``
     (the paper's 47 breast-cancer and 35 other deaths among 1,755 matched). Returns new params."""
     params = params or SynthParams()
