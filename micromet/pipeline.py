@@ -366,14 +366,17 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
 
 
 def _flow_display(flow: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
-    """The flow table as shown: excluded and remaining, overall and per group; integers."""
-    cols = {"excluded": "excluded", "remaining": "remaining"}
+    """The flow table as shown: excluded and remaining, overall and per group (two header
+    rows: group, then excluded/remaining), counts with thousands separators."""
+    cols = {"excluded": ("all", "excluded"), "remaining": ("all", "remaining")}
     for lv in levels:
-        cols[f"excluded[{lv}]"] = f"excluded, {lv}"
-        cols[f"remaining[{lv}]"] = f"remaining, {lv}"
-    show = flow.set_index("step")[[c for c in cols if c in flow.columns]].rename(columns=cols)
+        cols[f"excluded[{lv}]"] = (lv, "excluded")
+        cols[f"remaining[{lv}]"] = (lv, "remaining")
+    keep = [c for c in cols if c in flow.columns]
+    show = flow.set_index("step")[keep]
+    show.columns = pd.MultiIndex.from_tuples([cols[c] for c in keep])
     show.index.name = "step"
-    return show.astype(object).where(show.notna(), "")
+    return show.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{int(v):,}"))
 
 
 def restrict_extract(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, int]:
@@ -1292,5 +1295,7 @@ def flowchart_figure(result: CohortChapter):
     years = f" ({s.cohort.years[0]}-{s.cohort.years[1]})" if s.cohort and s.cohort.years else ""
     source = ("Records of the synthetic SEER-like extract" if s.synthetic
               else "Patients extracted from SEER") + years
-    figure = plots_flow.flowchart(result.flow, source=source)
+    # the paper's wording for the paper's criteria; other criteria keep "Excluded by criterion: ..."
+    figure = plots_flow.flowchart(result.flow, source=source,
+                                  step_labels=plots_flow.PAPER_STEP_LABELS)
     return _masked(figure, s)

@@ -63,21 +63,22 @@ def flowchart(flow: pd.DataFrame, group_labels=None, *, step_labels=None,
         steps = steps[steps["excluded"].fillna(0) > 0]
     n_steps = len(steps)
     height = 2.0 + 1.25 * n_steps + 1.6
-    fig, ax = plt.subplots(figsize=figsize or (9.0, max(4.0, height)))
+    # drawn at about the width of a book page so that the text is read at its own size
+    fig, ax = plt.subplots(figsize=figsize or (7.2, max(3.5, 0.78 * height)))
     ax.set_xlim(0, 10)
     ax.set_ylim(0, height)
     ax.axis("off")
     x_main, x_side = 3.2, 7.4
     y = height - 0.8
     ax.text(x_main, y, f"{source}\nn = {_fmt(first['remaining'])}{per_group(first, 'remaining')}",
-            ha="center", va="center", fontsize=9, bbox=_BOX)
+            ha="center", va="center", fontsize=10, bbox=_BOX)
     y_top = y - 0.6
     arrow = {"arrowstyle": "<|-", "color": "black", "lw": 1.0, "shrinkA": 2, "shrinkB": 0}
     for _, row in steps.iterrows():
         y -= 1.25
         text = step_labels.get(row["step"], f"Excluded by criterion: {row['step']}")
         ax.annotate(f"{text}\nn = {_fmt(row['excluded'])}{per_group(row, 'excluded')}",
-                    xy=(x_main, y), xytext=(x_side, y), ha="center", va="center", fontsize=8,
+                    xy=(x_main, y), xytext=(x_side, y), ha="center", va="center", fontsize=9.5,
                     bbox=_BOX, arrowprops=arrow)
     y_final = y - 1.6
     y_split = y_final + 0.8
@@ -91,11 +92,11 @@ def flowchart(flow: pd.DataFrame, group_labels=None, *, step_labels=None,
         for xg, g in zip(xs, groups):
             ax.annotate(f"{final}: {group_labels.get(g, g)}\nn = "
                         f"{_fmt(last[f'remaining[{g}]'])}", xy=(xg, y_split),
-                        xytext=(xg, y_final), ha="center", va="center", fontsize=9, bbox=_BOX,
+                        xytext=(xg, y_final), ha="center", va="center", fontsize=10, bbox=_BOX,
                         arrowprops=arrow)
     else:
         ax.annotate(f"{final}\nn = {_fmt(last['remaining'])}", xy=(x_main, y_split),
-                    xytext=(x_main, y_final), ha="center", va="center", fontsize=9, bbox=_BOX,
+                    xytext=(x_main, y_final), ha="center", va="center", fontsize=10, bbox=_BOX,
                     arrowprops=arrow)
     fig.tight_layout()
     return fig
