@@ -8,16 +8,20 @@ import re
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+
 MODULES = [
     ("Reading data", ["seer", "series"]),
     ("Synthetic data", ["synth", "synth_series"]),
     ("Cohort and descriptive tables", ["cohort", "describe"]),
     ("Propensity-score matching", ["matching"]),
-    ("Survival", ["survival"]),
+    ("Survival", ["survival", "power"]),
     ("Competing risks", ["competing"]),
-    ("Figures", ["plots_flow", "plots_balance", "plots_survival", "plots_competing"]),
+    ("Figures", ["plots_style", "plots_flow", "plots_balance", "plots_survival",
+                 "plots_competing"]),
     ("Models' shared design matrix", ["design"]),
-    ("Studies, runs and the book", ["study", "run", "pipeline", "nanomet", "governance", "cli"]),
+    ("Studies, runs and the book", ["study", "run", "pipeline", "nanomet", "governance", "files",
+                                    "reproducibility", "cli"]),
     ("Errors", ["errors"]),
 ]
 
@@ -45,6 +49,12 @@ def signature(obj) -> str:
             text += f": {ann}"
         if p.default is not p.empty:
             default = "<factory>" if "factory" in repr(p.default) else repr(p.default)
+            if isinstance(p.default, Path):  # no machine paths: relative to the repository
+                try:
+                    rel = p.default.resolve().relative_to(ROOT).as_posix()
+                    default = "<repository>" + ("" if rel == "." else f"/{rel}")
+                except ValueError:
+                    default = "<path>"
             text += f" = {default}"
         parts.append(text)
     out = "(" + ", ".join(parts) + ")"

@@ -1,29 +1,69 @@
 """The ``micromet`` command: ``run`` a study, build the ``book``, write a ``synth``etic extract.
 
     micromet run studies/seer_m0i.yml [--data export.csv] [--out DIR] [--set matching.caliper=0.1 ...]
-    micromet book [--no-strict]
+    micromet book [--studies _build/studies] [--no-strict]
+    micromet compare book/seer_m0i _build/studies/seer_m0i
     micromet synth [--seed N] [--out DIR] [--scale 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from micromet.errors import MicrometError
+from micromet.errors import InputError, MicrometError
 from micromet.study import REPO_ROOT
 
 
-def build_book(root: str | Path = REPO_ROOT, *, strict: bool = True) -> int:
-    """``jupyter-book build <root> -W -n --keep-going``; the HTML goes to ``book/_build/html``."""
+def build_book(root: str | Path = REPO_ROOT, *, strict: bool = True,
+               studies: str | Path | None = None) -> int:
+    """``jupyter-book build <root> -W -n --keep-going``; the HTML goes to ``<root>/book/_build/html``.
+
+    Without ``studies`` the committed chapters (``book/<study>/``) are rendered. With ``studies``,
+    a folder of runs (``_build/studies/<name>/``, as ``make book`` writes them), the book is built
+    from a staged copy of its sources in ``_build/book-src`` in which each study that has a run
+    there shows that run: nothing tracked is written."""
+    try:
+        import jupyter_book
+    except ImportError:
+        raise InputError("building the book needs jupyter-book: pip install 'micromet[book]'") \
+            from None
+    if not jupyter_book.__version__.startswith("1."):
+        raise InputError(f"jupyter-book {jupyter_book.__version__} is installed; the book needs "
+                         "1.x (2.x ignores _config.yml): pip install 'jupyter-book<2'")
     root = Path(root)
+    source = root if studies is None else stage_book(root, Path(studies))
     cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; main()",
-           "build", str(root), "--path-output", str(root / "book")]
+           "build", str(source), "--path-output", str(root / "book")]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
-    return subprocess.call(cmd)
+    return subprocess.call(cmd)  # a child process: Sphinx keeps global state
+
+
+STAGE_DIR = Path("_build") / "book-src"
+_NOT_STAGED = shutil.ignore_patterns("_build", "data", ".*")
+
+
+def stage_book(root: Path, studies: Path) -> Path:
+    """Copy the book's sources to ``root/_build/book-src``, each ``book/<study>/`` replaced by
+    ``studies/<study>/`` where such a run exists (row-level ``data/`` folders are never copied)."""
+    stage = root / STAGE_DIR
+    if stage.exists():
+        shutil.rmtree(stage)  # micromet's own staging folder, rebuilt on every call
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    shutil.copytree(root / "book", stage / "book", ignore=_NOT_STAGED)
+    for run in sorted(p for p in studies.iterdir() if (p / "results.json").is_file()) \
+            if studies.is_dir() else []:
+        target = stage / "book" / run.name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(run, target, ignore=_NOT_STAGED)
+    return stage
 
 
 def _run(args) -> int:
@@ -34,7 +74,29 @@ def _run(args) -> int:
 
 
 def _book(args) -> int:
-    return build_book(args.root, strict=not args.no_strict)
+    return build_book(args.root, strict=not args.no_strict, studies=args.studies)
+
+
+def _compare(args) -> int:
+    from micromet.reproducibility import compare_results, load_results
+
+    loaded = []
+    for given in (args.expected, args.actual):
+        try:
+            loaded.append(load_results(given))
+        except FileNotFoundError:
+            raise InputError("no results.json there", file=given) from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"not a readable results.json ({type(exc).__name__})",
+                             file=given) from None
+    differences = compare_results(*loaded)
+    for difference in differences:
+        print(difference)
+    if differences:
+        print(f"{len(differences)} quantities differ beyond their tolerances", file=sys.stderr)
+        return 1
+    print("the results agree within the declared tolerances")
+    return 0
 
 
 def _synth(args) -> int:
@@ -50,18 +112,29 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="micromet", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="execute a study's chapters into book/<study>/ (or --out)")
+    run = sub.add_parser("run", help="execute a study's chapters into _build/studies/<study>/ (or --out)")
     run.add_argument("study", help="a study file (studies/seer_m0i.yml) or a study name")
     run.add_argument("--data", help="a SEER*Stat export (its .dic beside it) replacing the source")
-    run.add_argument("--out", help="output folder (default book/<study>/)")
+    run.add_argument("--out", help="output folder (default _build/studies/<study>/; "
+                     "book/<study> refreshes the committed chapters)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a parameter, dotted keys: --set matching.caliper=0.1")
     run.set_defaults(func=_run)
 
     book = sub.add_parser("book", help="build the HTML book (book/_build/html)")
     book.add_argument("--root", default=str(REPO_ROOT), help="book root (has _config.yml)")
+    book.add_argument("--studies", metavar="DIR",
+                      help="render the runs in DIR/<study>/ (e.g. _build/studies) instead of the "
+                           "committed chapters book/<study>/")
     book.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
     book.set_defaults(func=_book)
+
+    compare = sub.add_parser(
+        "compare", help="compare two results.json (or output folders) within the declared "
+                        "cross-machine tolerances (micromet.reproducibility)")
+    compare.add_argument("expected", help="e.g. book/seer_m0i (the committed results)")
+    compare.add_argument("actual", help="e.g. _build/studies/seer_m0i (a fresh run)")
+    compare.set_defaults(func=_compare)
 
     synth = sub.add_parser("synth", help="write a synthetic SEER*Stat label export and its .dic")
     synth.add_argument("--seed", type=int, default=None,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from micromet.errors import InputError
+from micromet.plots_style import AFTER_COLOR, BEFORE_COLOR
 
 
 def love_plot(balance_table, threshold: float = 0.1, ax=None, *, title: str | None = None):
@@ -37,8 +38,8 @@ def love_plot(balance_table, threshold: float = 0.1, ax=None, *, title: str | No
         fig = ax.figure
     for yi, b, a in zip(y, before, after):
         ax.plot([b, a], [yi, yi], color="0.8", linewidth=1, zorder=1)
-    ax.scatter(before, y, facecolors="white", edgecolors="tab:red", label="All data", zorder=2)
-    ax.scatter(after, y, color="tab:blue", label="Matched", zorder=3)
+    ax.scatter(before, y, facecolors="white", edgecolors=BEFORE_COLOR, label="All data", zorder=2)
+    ax.scatter(after, y, color=AFTER_COLOR, label="Matched", zorder=3)
     ax.axvline(threshold, color="0.3", linestyle="--", linewidth=1,
                label=f"|SMD| = {threshold:g}")
     ax.set_yticks(y)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from micromet.errors import InputError
+from micromet.plots_style import group_colors
 
 __all__ = ["cif_plot", "format_p"]
 
@@ -68,7 +69,7 @@ def cif_plot(
     layout = ci_frame.attrs.get("layout", "steps")
     last = ci_frame.attrs.get("last_time", {})
     groups = list(dict.fromkeys(ci_frame["group"]))
-    palette = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0", "C1", "C2", "C3"])
+    palette = list(group_colors(groups).values())
     other = [c for c in dict.fromkeys(ci_frame["cause"]) if c != cause] if competing else []
     for i, g in enumerate(groups):
         color = (colors or {}).get(g, palette[i % len(palette)])

@@ -13,8 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from micromet import survival as sv
-
-DEFAULT_COLORS = ["#1f4e9c", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555"]
+from micromet.plots_style import group_colors
 
 
 @dataclass
@@ -66,7 +65,7 @@ def km_plot(
     levels = table.attrs["levels"]
     nar = sv.numbers_at_risk(data, duration, event, group, times)
     labels = dict(labels or {})
-    colors = list(colors or DEFAULT_COLORS)
+    colors = list(colors or group_colors(levels).values())
     if p_value is None:
         p_value = sv.logrank(data, duration, event, group).p_value
     elif p_value is False:

@@ -4,7 +4,8 @@
 the order the study lists them (kernel ``python3``, parameters ``study`` and ``output_dir``, the
 kernel's working directory being the output folder), hides the injected-parameters cell from the
 book (tag ``remove-cell``), strips papermill's volatile metadata, writes ``results.json``, and only
-then moves the whole folder to ``book/<study>/`` (or ``out``). If any chapter fails, nothing is
+then moves the whole folder to ``_build/studies/<study>/`` (or ``out``; ``make publish`` gives
+``book/<study>/``, the committed chapters). If any chapter fails, nothing is
 moved and the previous output is left as it was.
 
 The output is byte-for-byte the same for the same study file and seed: sorted keys, fixed cell
@@ -26,6 +27,7 @@ from pathlib import Path
 import nbformat
 
 from micromet.errors import InputError, MicrometError
+from micromet.files import output_temp_dir
 from micromet.study import NOTEBOOKS_DIR, REPO_ROOT, Study, load_study
 
 KERNEL = "python3"
@@ -43,8 +45,14 @@ class ChapterFailed(MicrometError):
         super().__init__(f"chapter {chapter} failed: {message}")
 
 
+RUNS_DIR = REPO_ROOT / "_build" / "studies"
+
+
 def default_output_dir(study: Study) -> Path:
-    return REPO_ROOT / "book" / study.name
+    """``_build/studies/<name>`` (git-ignored): ``micromet book --studies _build/studies`` renders
+    it; the committed chapters ``book/<name>/`` change only when asked for (``--out book/<name>``,
+    ``make publish``)."""
+    return RUNS_DIR / study.name
 
 
 def run_study(
@@ -77,8 +85,7 @@ def run_study(
 
     import papermill  # imported here: `micromet --help` stays fast
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.run-", dir=out.parent))
+    work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
     parameters = {"study": injectable(study), "output_dir": "."}
     plural = "s" if len(templates) != 1 else ""
     log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {study.source}")

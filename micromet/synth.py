@@ -90,7 +90,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +98,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from micromet.errors import InputError
+from micromet.files import output_temp_dir
 
 DEFAULT_SEED = 67  # see the module docstring: the draw nearest the published matched counts
 CALIBRATION_SEED = 20251  # the covariate mix on which p_bc and rate_other were calibrated
@@ -1105,8 +1105,7 @@ def synthetic_extract(seed: int = DEFAULT_SEED, params: SynthParams | dict | Non
     csv_path = target / f"{EXPORT_STEM}.csv"
     if csv_path.exists() and (target / f"{EXPORT_STEM}.dic").exists():
         return csv_path
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-seer_m0i-", dir=cache))
+    tmp = output_temp_dir(cache, prefix=".tmp-seer_m0i-")
     try:
         write_seer_extract(tmp, seed=seed, params=params, scale=scale)
         try:

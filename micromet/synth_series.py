@@ -53,6 +53,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from micromet.errors import InputError
+from micromet.files import output_temp_dir
 
 DEFAULT_SEED = 1522  # the seed in 1..3000 whose draw lands nearest the paper (see CALIBRATION)
 
@@ -363,8 +364,7 @@ def synthetic_series(seed: int = DEFAULT_SEED, params: dict | None = None,
 
     if complete():
         return csv
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".nanomet-"))
+    tmp = output_temp_dir(cache, prefix=".nanomet-")
     try:
         write_series(tmp / "nanomet.csv", seed=seed, params=params,
                      truth_path=tmp / "truth.json")

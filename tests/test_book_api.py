@@ -22,3 +22,13 @@ def test_the_public_api_of_design_md_is_documented():
                  "competing.gray_test", "competing.fine_gray", "study.load_study",
                  "run.run_study", "governance.mask_table"):
         assert f"{name}(" in API, name
+
+
+def test_the_page_is_current_and_names_no_machine_path():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_api", ROOT / "book" / "make_api.py")
+    make_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_api)
+    assert make_api.render() == API, "book/api.md is stale: run python book/make_api.py"
+    assert str(ROOT) not in API and "PosixPath(" not in API
