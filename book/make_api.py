@@ -20,7 +20,8 @@ MODULES = [
     ("Figures", ["plots_style", "plots_flow", "plots_balance", "plots_survival",
                  "plots_competing"]),
     ("Models' shared design matrix", ["design"]),
-    ("Studies, runs and the book", ["study", "run", "pipeline", "nanomet", "governance", "files",
+    ("Studies, runs and the book", ["study", "run", "outputs", "kernels", "pipeline", "nanomet",
+                                    "governance", "files",
                                     "reproducibility", "cli"]),
     ("Errors", ["errors"]),
 ]

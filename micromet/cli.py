@@ -9,9 +9,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from micromet.errors import InputError, MicrometError
@@ -145,13 +148,64 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Interrupted(BaseException):
+    """SIGINT, SIGTERM or SIGHUP received: unwinds like Ctrl-C, so that every clean-up runs."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+def _quiet_unwinding() -> None:
+    """While an interrupted run unwinds (the kernel shut down mid-cell), the libraries under it
+    log their surprise (papermill/nbclient's "kernel died", asyncio's unretrieved task): the one
+    line micromet prints says what happened."""
+    for name in ("asyncio", "papermill", "traitlets", "nbclient"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+def _raise_interrupted(signum, frame):
+    # one interruption is enough: the clean-up that follows (shutting the kernel down, removing
+    # the work folder) must not itself be interrupted, e.g. by the SIGINT that stopping a
+    # kernel mid-start can send to this process group
+    for handled in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(handled, signal.SIG_IGN)
+    _quiet_unwinding()
+    # SIGINT too becomes Interrupted, not KeyboardInterrupt: CPython remembers a
+    # KeyboardInterrupt that crossed certain C calls and then ends the process by SIGINT,
+    # whatever exit status main returned
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; return its exit status (0, 1 for a difference found by ``compare``, 2 for
+    an error, 128 + the signal when interrupted). Called without ``argv`` (the ``micromet``
+    command itself) the signal handlers stay in place until the process exits, so that no late
+    signal can turn a clean interruption into a traceback."""
+    entry_point = argv is None
     args = parser().parse_args(argv)
+    handled = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _raise_interrupted) for s in handled}
     try:
         return args.func(args)
     except MicrometError as exc:
         print(f"micromet {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"micromet {args.command}: interrupted (SIGINT); {_UNTOUCHED}", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Interrupted as exc:
+        print(f"micromet {args.command}: interrupted ({exc}); {_UNTOUCHED}", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        if not entry_point:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+_UNTOUCHED = "the earlier output is as it was and nothing of this run was kept"
 
 
 if __name__ == "__main__":  # pragma: no cover

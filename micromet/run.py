@@ -28,6 +28,8 @@ import nbformat
 
 from micromet.errors import InputError, MicrometError
 from micromet.files import output_temp_dir
+from micromet.kernels import ChapterKernelManager, stop_all
+from micromet.outputs import check_output, output_lock, write_marker
 from micromet.study import NOTEBOOKS_DIR, REPO_ROOT, Study, load_study
 
 KERNEL = "python3"
@@ -71,10 +73,17 @@ def run_study(
     elif overrides or data is not None:
         raise InputError("pass overrides and data with a study file, not with a built Study")
     log = log or _print
-    if not study.synthetic and not Path(study.source).exists():
-        raise InputError("data file not found", file=study.source, column="source")
+    if not study.synthetic:
+        source = Path(study.source)
+        if source.is_dir():
+            raise InputError("is a folder; give the export's .csv (or .txt) file", file=source,
+                             column="--data")
+        if not source.is_file():
+            raise InputError("data file not found", file=source, column="--data")
     notebooks_dir = Path(notebooks_dir)
-    out = Path(out).expanduser().resolve() if out is not None else default_output_dir(study)
+    protect = [p for p in (None if study.synthetic else study.source, study.file) if p]
+    out = check_output(out if out is not None else default_output_dir(study), protect=protect,
+                       repo=REPO_ROOT)
     templates = []
     for chapter in study.chapters:
         path = notebooks_dir / f"{chapter}.ipynb"
@@ -85,10 +94,16 @@ def run_study(
 
     import papermill  # imported here: `micromet --help` stays fast
 
+    with output_lock(out):
+        return _execute(study, templates, out, log, execution_timeout, papermill)
+
+
+def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> Path:
     work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
     parameters = {"study": injectable(study), "output_dir": "."}
     plural = "s" if len(templates) != 1 else ""
-    log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {study.source}")
+    source = study.source if study.synthetic else Path(study.source).name
+    log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {source}")
     started = time.perf_counter()
     try:
         for number, (chapter, template) in enumerate(templates, start=1):
@@ -99,11 +114,13 @@ def run_study(
                     str(template), str(target), parameters=parameters, kernel_name=KERNEL,
                     progress_bar=False, log_output=False, cwd=str(work),
                     execution_timeout=execution_timeout,
-                    # the kernel's own start-up chatter (ipykernel's TCP notice) is not progress
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    # the kernel's own logging (its TCP notice; its complaints when an interrupted run
+                    # shuts it down) is not progress: cell errors come through the notebook
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    kernel_manager_class=ChapterKernelManager,
                 )
             except papermill.PapermillExecutionError as exc:
-                kept = _keep_failed(target, out)
+                kept = _keep_failed(target)
                 log(f"  [{number}/{len(templates)}] {chapter:<24} FAILED after "
                     f"{time.perf_counter() - t0:.1f} s")
                 where = f" (executed notebook kept at {kept})" if kept else ""
@@ -111,8 +128,12 @@ def run_study(
             clean_notebook(target)
             log(f"  [{number}/{len(templates)}] {chapter:<24} {time.perf_counter() - t0:6.1f} s")
         write_results(work, study)
+        write_marker(work, study.name)
+        # checked again just before the swap: the folder may have changed during the run
+        check_output(out, repo=REPO_ROOT)
         _replace_dir(work, out)
     except BaseException:
+        stop_all()  # a kernel interrupted while starting is not nbclient's to stop yet
         shutil.rmtree(work, ignore_errors=True)
         raise
     log(f"wrote {out} in {time.perf_counter() - started:.1f} s")
@@ -227,13 +248,15 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _keep_failed(notebook: Path, out: Path) -> Path | None:
-    """Copy a failed chapter to the temporary directory (outside the book) for reading."""
+def _keep_failed(notebook: Path) -> Path | None:
+    """Copy a failed chapter, for reading, to a new private file (mode 0600, a unique name) in
+    the temporary folder: outside the output, readable by its owner only, never overwritten."""
     if not notebook.exists():
         return None
-    kept = Path(tempfile.gettempdir()) / f"micromet-failed-{out.name}-{notebook.name}"
-    shutil.copyfile(notebook, kept)
-    return kept
+    fd, name = tempfile.mkstemp(prefix=f"micromet-failed-{notebook.stem}-", suffix=".ipynb")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(notebook.read_bytes())
+    return Path(name)
 
 
 def _print(message: str) -> None:

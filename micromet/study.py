@@ -14,6 +14,7 @@ matching, outcomes, model selection, small-cell threshold, seed, the chapters to
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -368,6 +369,8 @@ def _convert(tp, value, key: str, file) -> Any:
     raise wrong()  # pragma: no cover - a field type this module does not know
 
 
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
 _CHOICES = {
     "matching.method": ("nearest",),
     "matching.m_order": ("largest", "smallest", "random", "data"),
@@ -383,6 +386,9 @@ def _check_semantics(study: Study) -> None:
     def bad(key, message, value=None):
         return InputError(f"parameter '{key}' {message}", file=file, column=key, value=value)
 
+    if not _SLUG.fullmatch(study.name):
+        raise bad("name", "must be a short name of lower-case letters, digits, '_' and '-' "
+                  "(it names the output folder), e.g. seer_m0i_caliper01", study.name)
     for key, allowed in _CHOICES.items():
         section, name = key.split(".")
         value = getattr(getattr(study, section), name)

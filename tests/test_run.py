@@ -63,8 +63,9 @@ def test_run_executes_in_order_and_writes_results(toy, tmp_path):
     lines = []
     run_study(study, out=out, notebooks_dir=nbdir, log=lines.append,
               overrides=["options.caliper=0.1"])
-    assert sorted(p.name for p in out.iterdir()) == ["a_first.ipynb", "b_second.ipynb",
-                                                     "results.json", "summaries"]
+    assert sorted(p.name for p in out.iterdir()) == [".micromet-output", "a_first.ipynb",
+                                                     "b_second.ipynb", "results.json",
+                                                     "summaries"]
     results = json.loads((out / "results.json").read_text())
     assert results["first"] == {"caliper": 0.1, "seed": 3, "third": 0.333333}
     assert results["second"] == {"double": 6}
