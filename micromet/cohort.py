@@ -171,6 +171,21 @@ def criterion_mask(frame: pd.DataFrame, criterion: Mapping) -> np.ndarray:
         return x <= criterion["max"]
 
 
+def _check_not_emptied(rows: list[dict], levels: list, group: str | None) -> None:
+    """A cohort with nobody left, or with a compared group emptied, stops here, naming the step
+    that emptied it (not later, in a model, as a KeyError)."""
+    columns = [("remaining", "the cohort")] + [(f"remaining[{g}]", f"the {group} = {g} group")
+                                               for g in levels]
+    for key, what in columns:
+        for r in rows:
+            if r[key] == 0:
+                where = ("the data hold no patient" if r["step"] == "extracted" else
+                         f"criterion '{r['step']}' excluded every remaining patient")
+                raise InputError(f"{what} is empty: {where}; check the criteria and the "
+                                 "export", column=group if key != "remaining" else None,
+                                 value=r["step"])
+
+
 def build_cohort(frame: pd.DataFrame, criteria=PAPER_CRITERIA, group: str | None = "m_stage",
                  *, levels=None) -> CohortResult:
     """Apply ``criteria`` in order to ``frame``; return the cohort and its flow table.
@@ -209,6 +224,7 @@ def build_cohort(frame: pd.DataFrame, criteria=PAPER_CRITERIA, group: str | None
         excluded_by[removed] = crit["name"]
         keep &= ok
         rows.append(row(crit["name"], removed))
+    _check_not_emptied(rows, levels, group)
     flow = pd.DataFrame(rows)
     for c in flow.columns:
         if c.startswith("excluded"):

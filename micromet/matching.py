@@ -340,11 +340,12 @@ def fit_propensity(
             eta_k = _linear_predictor(X[:, cols], beta_k)
             eta = np.where(sep_mask, np.where(y == 1, np.inf, -np.inf), eta_k)
             kept_terms = [terms[j] for j in cols]
-            examples = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+            # the rows themselves are in .separation.rows, never in a message: a row label of
+            # an export identifies one patient
             message = (
                 "fitted probabilities numerically 0 or 1 occurred: "
                 f"{len(rows)} rows ({n_t} treated, {n_c} control) are separated by "
-                f"{' + '.join(sep_terms)} (rows {examples}); their propensity is 0 or 1 "
+                f"{' + '.join(sep_terms)}; their propensity is 0 or 1 "
                 "(linear predictor -inf/+inf) and the other coefficients are fitted without them"
             )
             separation = Separation(
@@ -759,11 +760,10 @@ def match(
         subclass[sub <= 0] = pd.NA
     unmatched = list(treated_labels[~has.any(axis=1)])
     if unmatched:
-        examples = ", ".join(map(str, unmatched[:5])) + (", ..." if len(unmatched) > 5 else "")
         why = "within the caliper" if caliper_abs is not None else "available"
-        warnings.warn(
+        warnings.warn(  # which ones: .unmatched_treated (row labels identify patients)
             f"{len(unmatched)} of {n1} treated units have no control {why} and are left "
-            f"unmatched (weight 0): {examples}",
+            "unmatched (weight 0)",
             MatchingWarning,
             stacklevel=2,
         )

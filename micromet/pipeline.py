@@ -258,8 +258,30 @@ def analysis_frame(study: Study) -> pd.DataFrame:
     raw = read_source(study)
     grade = study.cohort.grade_variable if study.cohort and study.cohort.grade_variable else None
     frame = seer.tidy(raw, grade) if grade else seer.tidy(raw)
+    if study.cohort is not None and study.cohort.years:
+        last = study.cohort.followup_until or study.cohort.years[1]
+        seer.check_followup(frame, last, file=raw.attrs.get("file"))
     frame.attrs["n_raw"] = len(raw)
     return frame
+
+
+def check_source(study: Study) -> None:
+    """Read and check a real source as chapter 1 will, before any chapter runs: a bad export or
+    series stops the run at once with the named error (file, column, 1-based row, value), and
+    a cohort that the criteria empty stops naming the step."""
+    if study.series is not None:
+        from micromet.series import read_source as read_series_source
+
+        read_series_source(study.source, study.series, seed=study.seed, cache_dir=cache_dir())
+        return
+    from micromet import cohort as cohort_mod
+
+    frame = analysis_frame(study)
+    extract, _ = restrict_extract(frame, study)
+    e = study.exposure
+    criteria = list(study.cohort.criteria) if study.cohort else []
+    cohort_mod.build_cohort(extract, criteria, e.column,
+                            levels=e.levels or [e.reference, e.exposed])
 
 
 def _exposure_categorical(frame: pd.DataFrame, study: Study) -> pd.DataFrame:

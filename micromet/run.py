@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,6 +94,13 @@ def run_study(
         templates.append((chapter, path))
 
     import papermill  # imported here: `micromet --help` stays fast
+
+    if not study.synthetic:  # a bad export is named now, not from inside a kernel
+        from micromet.pipeline import check_source
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the chapters report them
+            check_source(study)
 
     with output_lock(out):
         return _execute(study, templates, out, log, execution_timeout, papermill)

@@ -28,6 +28,7 @@ import csv
 import gzip
 import io
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,15 +179,27 @@ EVENT_CODES: dict[str, int | None] = {
 }
 
 
+#: The columns of the analysis frame that :func:`tidy` returns (what a study may name).
+ANALYSIS_COLUMNS = (
+    "patient_id", "age", "sex", "year", "histology", "histology_code", "grade", "grade_label",
+    "tumor_size_mm", "er", "pr", "her2", "subtype", "t_stage", "t_label", "n_stage", "n_label",
+    "m_stage", "time_months", "vital", "death_cause", "event",
+)
+
+
 def death_cause_of(vital: str, cause_specific: str, other_cause: str) -> str | None:
     """The cause of death from the vital status and the two SEER classifications.
 
     Alive -> "alive"; dead with the cause-specific classification "Dead (attributable to this
     cancer dx)" -> "breast cancer"; dead with the other-cause classification "Dead (attributable
     to causes other than this cancer dx)" -> "other cause"; dead with a missing/unknown cause of
-    death or a tumour outside sequence 0-59 -> "unknown".  Any other combination contradicts
-    itself and gives None (the caller raises).
+    death -> "unknown". A record whose classification is "N/A not seq 0-59" (a tumour outside
+    sequence 0-59) has no cause-of-death record at all: "unknown" whether the patient is alive or
+    dead, as SEER*Stat leaves such records out of cause-specific survival. Any other combination
+    contradicts itself and gives None (the caller raises).
     """
+    if NOT_SEQ in (cause_specific, other_cause):
+        return "unknown"
     if vital == "Alive":
         return "alive"
     cancer = cause_specific == CS_CANCER
@@ -419,9 +432,10 @@ def _bad_line(path: Path, gz: bool, delimiter: str, expected: int, header: bool)
                 continue
             data_row += 1
             if len(fields) != expected:
+                # the line itself is not quoted: it holds a Patient ID and a whole record
                 return InputError(
                     f"line {reader.line_num} has {len(fields)} fields, expected {expected}",
-                    file=path, row=data_row, value=delimiter.join(fields)[:200])
+                    file=path, row=data_row)
     return InputError(f"a line does not have {expected} fields", file=path)
 
 
@@ -504,8 +518,21 @@ def read_export(path, dic=None) -> pd.DataFrame:
         repeated column names.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; give the export's data file", file=path)
     if not path.is_file():
         raise InputError("no such file", file=path)
+    try:
+        return _read_export(path, dic)
+    except (OSError, EOFError, zlib.error) as exc:  # corrupt gzip, unreadable file, ...
+        raise InputError(f"cannot be read ({type(exc).__name__}: {exc}); is the file complete "
+                         "and not corrupted?", file=path) from None
+    except UnicodeDecodeError:
+        raise InputError("is not text in UTF-8 or Latin-1 (a SEER*Stat export is text)",
+                         file=path) from None
+
+
+def _read_export(path: Path, dic) -> pd.DataFrame:
     if dic is None:
         dic_path = find_dic(path)
         dictionary = read_dic(dic_path) if dic_path is not None else None
@@ -605,16 +632,23 @@ def read_export(path, dic=None) -> pd.DataFrame:
 # tidy
 # ---------------------------------------------------------------------------------------------
 
+AGE_TOP = 90  # "Age recode with single ages and 90+": 00 years .. 89 years, 90+ years
 _AGE_LABEL = re.compile(r"^(\d{1,3}) years?$")
 _AGE_TOP = re.compile(r"^(\d{1,3})\+ years?$")
 _DIGITS = re.compile(r"^\d+$")
 
 
 def _age_value(label: str):
+    """'62 years' -> 62 (00-89 years), '90+ years' -> 90, 'Unknown' -> NaN; anything else
+    (e.g. '150 years', '85+ years') is not a label of the age recode: None."""
     if label == "Unknown":
         return np.nan
-    m = _AGE_LABEL.match(label) or _AGE_TOP.match(label)
-    return float(m.group(1)) if m else None
+    m = _AGE_LABEL.match(label)
+    if m:
+        age = int(m.group(1))
+        return float(age) if age < AGE_TOP else None
+    m = _AGE_TOP.match(label)
+    return float(AGE_TOP) if m and int(m.group(1)) == AGE_TOP else None
 
 
 def _size_value(label: str):
@@ -633,6 +667,40 @@ def _survival_value(label: str):
 
 def _year_value(label: str):
     return int(label) if len(label) == 4 and label.isdigit() else None
+
+
+def _refuse_duplicates(raw: pd.DataFrame, file) -> None:
+    """A record repeated field for field (a listing exported twice, files concatenated) would be
+    counted twice: refused, naming the first repeated row. (One patient may have several records
+    with different fields: one per primary tumour.)"""
+    repeated = raw.duplicated(keep="first").to_numpy()
+    if repeated.any():
+        first = int(np.flatnonzero(repeated)[0])
+        raise InputError(f"{int(repeated.sum()):,} records repeat an earlier record field for "
+                         "field (the first repeat is this row); remove the repeats (an export "
+                         "saved twice, or files joined together?)", file=file, row=first + 1)
+
+
+def check_followup(frame: pd.DataFrame, last_year: int, *, file=None) -> None:
+    """Survival months no longer than the database's follow-up allows: a case diagnosed in year
+    ``Y`` and followed to the end of ``last_year`` has at most ``(last_year - Y) * 12 + 11``
+    complete months (SEER's survival months). ``InputError`` names the first row beyond it."""
+    time = frame["time_months"].to_numpy(dtype=float)
+    year = frame["year"].to_numpy(dtype=float, na_value=np.nan)
+    limit = (last_year - year) * 12 + 11
+    bad = (time < 0) | (time > limit)
+    bad &= ~np.isnan(time)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"survival of {time[i]:g} months is impossible for a case diagnosed in "
+            f"{int(year[i])} and followed to the end of {last_year} (at most {limit[i]:g}); "
+            f"{int(bad.sum()):,} records are beyond the follow-up", file=file, column=SURVIVAL,
+            row=i + 1, value=_int_text(time[i]))
+
+
+def _int_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 class _Column:
@@ -731,13 +799,15 @@ def tidy(raw: pd.DataFrame, grade: str = DEFAULT_GRADE) -> pd.DataFrame:
         raise InputError(
             "required column missing (have: " + ", ".join(map(str, raw.columns)) + ")",
             file=file, column=missing[0])
+    _refuse_duplicates(raw, file)
     index = raw.index
     col = {name: _Column(raw, name, file) for name in (*REQUIRED_COLUMNS, grade_name)}
 
     out = {}
     out["patient_id"] = col[PATIENT_ID].as_str(index)
     out["age"] = pd.Series(col[AGE].map_values(
-        _age_value, "not an age label ('62 years', '90+ years' or 'Unknown')"), index=index)
+        _age_value, "not a label of the age recode ('00 years' to '89 years', '90+ years' or "
+                    "'Unknown')"), index=index)
     col[SEX].check(SEX_LABELS)
     out["sex"] = col[SEX].as_str(index)
     year = col[YEAR].map_values(_year_value, "not a 4-digit year", dtype=np.int64)

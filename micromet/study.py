@@ -14,6 +14,7 @@ matching, outcomes, model selection, small-cell threshold, seed, the chapters to
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -51,6 +52,7 @@ class Cohort:
     criteria: list[dict[str, Any]]
     years: list[int] = field(default_factory=list)  # [first, last] year of diagnosis
     grade_variable: str | None = None  # SEER column used for grade
+    followup_until: int | None = None  # last year of the database's follow-up (default: years[1])
 
 
 @dataclass(frozen=True)
@@ -197,12 +199,18 @@ def load_study(
     of dotted keys to values. ``data``: a path that replaces ``source`` (a real export).
     """
     path = study_path(name_or_path)
-    if not path.exists():
-        raise InputError("study file not found", file=path)
+    if not path.is_file():
+        raise InputError("study file not found" if not path.exists() else "is not a file",
+                         file=path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
+    except DuplicateKey as exc:
+        raise InputError(f"key '{exc.key}' appears twice in one section (line {exc.line}); "
+                         "give each parameter once", file=path, column=exc.key) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=path) from exc
+        raise InputError(f"not valid YAML: {exc}", file=path) from None
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", file=path) from None
     if not isinstance(raw, dict):
         raise InputError("a study file must be a mapping of key: value", file=path)
     for key, value in parse_overrides(overrides).items():
@@ -210,6 +218,26 @@ def load_study(
     if data is not None:
         raw["source"] = str(Path(data).expanduser().resolve())
     return Study.from_dict(raw, file=str(path))
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int):
+        self.key, self.line = key, line
+        super().__init__(f"duplicate key {key!r} on line {line}")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (YAML keeps
+    the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise DuplicateKey(str(key), key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
@@ -238,8 +266,9 @@ def set_dotted(raw: dict, key: str, value: Any, *, file=None) -> None:
     parts = key.split(".")
     node: Any = raw
     cls: Any = Study
+    free = False  # the part names an entry of a mapping section (outcomes.<name>)
     for depth, part in enumerate(parts):
-        hints = _hints(cls) if cls is not None else None
+        hints = _hints(cls) if cls is not None and not free else None
         if hints is not None and part not in hints:
             where = ".".join(parts[: depth + 1])
             raise InputError(f"--set {key}: unknown parameter '{where}' (known: "
@@ -255,7 +284,17 @@ def set_dotted(raw: dict, key: str, value: Any, *, file=None) -> None:
         if not isinstance(child, dict):
             raise InputError(f"--set {key}: '{part}' is not a section", file=file, column=part)
         node = child
-        cls = _dataclass_in(hints[part]) if hints is not None else None
+        if free:  # entering the entry: its fields are those of the section's dataclass
+            free = False
+            continue
+        tp = hints[part] if hints is not None else None
+        cls = _dataclass_in(tp) if tp is not None else None
+        if tp is not None and typing.get_origin(tp) is dict and cls is not None:
+            free = True  # e.g. outcomes: dict[str, Outcome] -> the next part is a name
+            if depth + 1 < len(parts) - 1 and parts[depth + 1] not in child:
+                raise InputError(f"--set {key}: no entry '{parts[depth + 1]}' under '{part}' "
+                                 f"(have: {', '.join(sorted(child)) or 'none'})", file=file,
+                                 column=".".join(parts[: depth + 2]))
 
 
 # ---- validation ---------------------------------------------------------------------------------
@@ -369,6 +408,7 @@ def _convert(tp, value, key: str, file) -> Any:
     raise wrong()  # pragma: no cover - a field type this module does not know
 
 
+MATCHING_CHAPTER = "02_matching"  # the chapter that matches (study A's chapters)
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 _CHOICES = {
@@ -395,6 +435,14 @@ def _check_semantics(study: Study) -> None:
         if value not in allowed:
             raise bad(key, f"must be one of {', '.join(allowed)}", value)
     m = study.matching
+    if not m.enabled and MATCHING_CHAPTER in study.chapters:
+        raise bad("matching.enabled", f"is false but chapters lists {MATCHING_CHAPTER}: the "
+                  "later chapters would analyse the whole cohort while that chapter reports a "
+                  f"matched set; remove {MATCHING_CHAPTER} from chapters (e.g. --set chapters="
+                  "[01_cohort, 03_overall_survival, 04_bcsm]) or enable matching", False)
+    if m.caliper is not None and not math.isfinite(m.caliper):
+        raise bad("matching.caliper", "must be a finite number (or null for no caliper)",
+                  m.caliper)
     if m.ratio < 1:
         raise bad("matching.ratio", "must be at least 1", m.ratio)
     if m.caliper is not None and m.caliper <= 0:
@@ -419,8 +467,23 @@ def _check_semantics(study: Study) -> None:
             cohort_rules.validate_criteria(study.cohort.criteria)
         except InputError as exc:
             raise bad("cohort.criteria", exc.reason) from exc
-    if study.exposure.levels and study.exposure.reference not in study.exposure.levels:
-        raise bad("exposure.reference", "must be one of exposure.levels", study.exposure.reference)
+    e = study.exposure
+    if e.levels and e.reference not in e.levels:
+        raise bad("exposure.reference", f"must be one of exposure.levels ({', '.join(e.levels)})",
+                  e.reference)
+    if e.levels and e.exposed not in e.levels:
+        raise bad("exposure.exposed", f"must be one of exposure.levels ({', '.join(e.levels)})",
+                  e.exposed)
+    if e.exposed == e.reference:
+        raise bad("exposure.exposed", "must differ from exposure.reference", e.exposed)
+    for i, horizon in enumerate(study.models.horizon_months):
+        if not (math.isfinite(horizon) and horizon >= 0):
+            raise bad(f"models.horizon_months[{i}]", "must be a time of 0 months or more",
+                      horizon)
+    if study.cohort is not None and len(study.cohort.years) == 2 \
+            and study.cohort.years[0] > study.cohort.years[1]:
+        raise bad("cohort.years", "must be [first, last] with first <= last", study.cohort.years)
+    _check_columns(study, bad)
     if not study.synthetic and "://" in study.source:
         raise bad("source", "must be a path or synthetic://<name>?seed=<n>", study.source)
 
@@ -431,3 +494,55 @@ def _plain(obj):
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     return obj
+
+
+def source_columns(study: Study) -> set[str] | None:
+    """The columns of the analysis frame the study's source provides (None: not known before
+    reading): a SEER*Stat export's tidy frame, or what an institutional series' mapping names."""
+    if study.series is None:
+        if study.synthetic and study.synthetic_spec[0] != "seer_m0i":
+            return None  # a generator micromet does not know: its columns are its own
+        from micromet.seer import ANALYSIS_COLUMNS
+
+        return set(ANALYSIS_COLUMNS)
+    if not isinstance(study.series, dict):
+        return None
+    columns = {"patient_id", "time_months", "event", "event_type"}
+    exposure = study.series.get("exposure") or {}
+    if isinstance(exposure, dict):
+        columns.add(str(exposure.get("name") or exposure.get("column")))
+        columns |= {str(k) for k in (exposure.get("derived") or {})}
+    columns |= {str(k) for k in (study.series.get("covariates") or {})}
+    return columns
+
+
+def _check_columns(study: Study, bad) -> None:
+    """Every column the study names exists in what its source provides."""
+    known = source_columns(study)
+    if known is None:
+        return
+    named: list[tuple[str, str]] = [("exposure.column", study.exposure.column)]
+    named += [(f"covariates[{i}]", c) for i, c in enumerate(study.covariates)]
+    named += [(f"matching.covariates[{i}]", c)
+              for i, c in enumerate(study.matching.covariates or [])]
+    named += [(f"table_one.continuous[{i}]", c)
+              for i, c in enumerate(study.table_one.continuous)]
+    named += [(f"table_one.categorical[{i}]", c)
+              for i, c in enumerate(study.table_one.categorical)]
+    for name, outcome in study.outcomes.items():
+        named += [(f"outcomes.{name}.time", outcome.time), (f"outcomes.{name}.event",
+                                                             outcome.event)]
+    if study.cohort is not None:
+        for i, criterion in enumerate(study.cohort.criteria):
+            where = f"cohort.criteria[{i}]"
+            if "column" in criterion:
+                named.append((f"{where}.column", str(criterion["column"])))
+            notna = criterion.get("notna")
+            if isinstance(notna, list):
+                named += [(f"{where}.notna", str(c)) for c in notna]
+    if study.models.cluster not in (None, "subclass"):
+        named.append(("models.cluster", study.models.cluster))
+    for key, column in named:
+        if column not in known:
+            raise bad(key, f"names a column the source does not provide (known: "
+                           f"{', '.join(sorted(known))})", column)

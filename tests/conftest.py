@@ -1,10 +1,10 @@
 """Shared fixtures: fresh full-scale runs of the studies; and the check that the test run leaves
 ``git status`` as it found it.
 
-``make test`` writes ``git status --porcelain`` to ``_build/git-status-before`` before its first
-step (nbval, the study runs, the book); ``tests/test_tree_clean.py``, moved to the end of the
-session, compares the status then with that record (or, when pytest is run alone, with the status
-at the start of the session)."""
+``make test`` writes ``git status --porcelain`` to a file before its first step (nbval, the study
+runs, the book) and names it in ``$MICROMET_GIT_STATUS_BEFORE``; ``tests/test_tree_clean.py``,
+moved to the end of the session, compares the status then with that record (or, when pytest is
+run alone, with the status at the start of the session)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "_build" / "studies"
-STATUS_BEFORE = ROOT / "_build" / "git-status-before"
 LAST = "test_tree_clean.py"
 
 

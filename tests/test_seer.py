@@ -153,10 +153,12 @@ def test_tidy_values_row_by_row(analysis):
                                             "88", "M0", "M0(i+)", "M0"]
     assert _values(analysis["time_months"]) == [41, 12, nan, 0, 59, 23, 5, 31, 47, 38, 2, 18]
     assert _values(analysis["vital"]) == [0, 1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 1]
+    # row 8 is alive with "N/A not seq 0-59": no cause-of-death record, so its cause is unknown
+    # (SEER*Stat leaves such records out of cause-specific survival), not "alive"
     assert _values(analysis["death_cause"]) == [
         "alive", "breast cancer", "other cause", "unknown", "alive", "other cause", "unknown",
-        "alive", "alive", "breast cancer", "alive", "breast cancer"]
-    assert _values(analysis["event"]) == [0, 1, 2, nan, 0, 2, nan, 0, 0, 1, 0, 1]
+        "unknown", "alive", "breast cancer", "alive", "breast cancer"]
+    assert _values(analysis["event"]) == [0, 1, 2, nan, 0, 2, nan, nan, 0, 1, 0, 1]
     assert _values(analysis["patient_id"])[10] == "04000001"
     assert _values(analysis["t_label"])[7] == "Tis(DCIS)"
     assert _values(analysis["n_label"])[2] == "N0(i+)"
