@@ -200,10 +200,11 @@ def death_cause_of(vital: str, cause_specific: str, other_cause: str) -> str | N
     """
     if NOT_SEQ in (cause_specific, other_cause):
         return "unknown"
-    if vital == "Alive":
-        return "alive"
     cancer = cause_specific == CS_CANCER
     other = other_cause == OC_OTHER
+    if vital == "Alive":  # alive yet a recorded cause of death: the record contradicts itself
+        return None if (cancer or other or UNKNOWN_COD in (cause_specific, other_cause)) \
+            else "alive"
     if cancer and not other:
         return "breast cancer"
     if other and not cancer:
@@ -567,10 +568,15 @@ def _read_export(path: Path, dic) -> pd.DataFrame:
             header = said
         if header and not first_is_names:
             if len(first) != len(names):
+                absent = [n for n in names if n not in first]
+                extra = [n for n in first if n not in names]
+                which = (f"; not in the header: {', '.join(map(repr, absent))}" if absent
+                         else "") + (f"; not in the .dic: {', '.join(map(repr, extra))}"
+                                     if extra else "")
                 raise InputError(
                     f"the header has {len(first)} columns but the .dic "
-                    f"({dictionary.path.name}) lists {len(names)} variables",
-                    file=path, row=None)
+                    f"({dictionary.path.name}) lists {len(names)} variables{which}",
+                    file=path, column=(absent or extra or [None])[0])
             i = next(i for i, (a, b) in enumerate(zip(first, names)) if a != b)
             raise InputError(
                 f"header column {i + 1} is {first[i]!r} but the .dic ({dictionary.path.name}) "

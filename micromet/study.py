@@ -208,7 +208,7 @@ def load_study(
         raise InputError(f"key '{exc.key}' appears twice in one section (line {exc.line}); "
                          "give each parameter once", file=path, column=exc.key) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", file=path) from None
+        raise InputError(f"not valid YAML{_yaml_where(exc)}", file=path) from None
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", file=path) from None
     if not isinstance(raw, dict):
@@ -218,6 +218,14 @@ def load_study(
     if data is not None:
         raw["source"] = str(Path(data).expanduser().resolve())
     return Study.from_dict(raw, file=str(path))
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """' (line 3, column 5: expected ...)': a YAML error on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f" ({where}{problem})"
 
 
 class DuplicateKey(yaml.YAMLError):
@@ -256,8 +264,8 @@ def parse_overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, A
         try:
             out[key] = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as exc:
-            raise InputError(f"--set value is not a YAML scalar: {exc}", column=key,
-                             value=text) from exc
+            raise InputError(f"--set value is not valid YAML{_yaml_where(exc)}", column=key,
+                             value=text) from None
     return out
 
 

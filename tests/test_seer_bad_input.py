@@ -81,9 +81,11 @@ def test_header_lacks_a_dic_variable(tmp_path):
 def test_header_has_fewer_columns_than_the_dic(tmp_path):
     data, _ = copy_export(REFERENCE, tmp_path, ".csv")
     edit(data, ',"COD to site recode"', "")
-    raises(read_export, data,
-           match=r"file '.*cases\.csv': the header has 29 columns but the \.dic \(cases\.dic\) "
-                 r"lists 30 variables")
+    err = raises(read_export, data,
+                 match=r"file '.*cases\.csv', column 'COD to site recode': the header has 29 "
+                       r"columns but the \.dic \(cases\.dic\) lists 30 variables; not in the "
+                       r"header: 'COD to site recode'")
+    assert err.column == "COD to site recode"
 
 
 def test_dic_lists_fewer_variables_than_the_fields(tmp_path):
