@@ -59,7 +59,8 @@ test: git-status-before $(STAMP) lint deps
 	for s in $(STUDIES); do cp -R book/$$s $(NBVAL_COPY)/$$s || exit 1; done
 	for s in $(STUDIES); do $(BIN)/python -m pytest $(NBVAL) $(NBVAL_COPY)/$$s || exit 1; done
 	$(RUN_AND_BUILD)
-	MICROMET_GIT_STATUS_BEFORE=_build/git-status-before $(BIN)/python -m pytest tests
+	MICROMET_GIT_STATUS_BEFORE=_build/git-status-before MICROMET_FRESH_RUNS=$(RUNS) \
+		$(BIN)/python -m pytest tests
 
 # What `git status` says before the test run; tests/test_tree_clean.py checks that it says the same after.
 git-status-before:

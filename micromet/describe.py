@@ -195,7 +195,10 @@ def format_table_one(t: pd.DataFrame, *, n=None, group_labels=None, units=None) 
     n = n or t.attrs.get("n") or {}
     group_labels = group_labels or {}
     units = units or {}
-    heads = {g: f"{group_labels.get(g, g)} (n = {n[g]:,})" if g in n else
+    def size(v) -> str:  # a withheld size ("<11", "*") is shown as it is
+        return v if isinstance(v, str) else f"{v:,}"
+
+    heads = {g: f"{group_labels.get(g, g)} (n = {size(n[g])})" if g in n else
              str(group_labels.get(g, g)) for g in groups}
     out = []
     for v, block in t.groupby("variable", sort=False):
@@ -215,9 +218,14 @@ def format_table_one(t: pd.DataFrame, *, n=None, group_labels=None, units=None) 
         for _, r in block.iterrows():
             row = {"Variable": f"{EN_DASH} {r['level']}"}
             for g in groups:
-                pct = r[f"percent[{g}]"]
-                pct_s = "NA" if not np.isfinite(pct) else f"{pct:.2f}%"
-                row[heads[g]] = f"{int(r[f'n[{g}]']):,} ({pct_s})"
+                count = r[f"n[{g}]"]
+                pct = float(r[f"percent[{g}]"])
+                if isinstance(count, str):  # withheld: no percentage either
+                    row[heads[g]] = count
+                elif not np.isfinite(pct):
+                    row[heads[g]] = f"{int(count):,}"
+                else:
+                    row[heads[g]] = f"{int(count):,} ({pct:.2f}%)"
             row["P value"] = ""
             out.append(row)
     return pd.DataFrame(out, columns=["Variable", *heads.values(), "P value"])

@@ -196,3 +196,145 @@ def mask_figure(figure, *, min_cell: int = 11, real: bool = True) -> int:
             text.set_text(new)
             changed += 1
     return changed
+
+
+# ---- complementary suppression ------------------------------------------------------------------
+
+#: What a count withheld to protect a small one (secondary suppression) is shown as.
+SUPPRESSED = "*"
+SUPPRESSED_NOTE = ("* withheld so that no count below {min_cell} can be worked out from the "
+                   "counts shown (complementary suppression)")
+
+
+def protect(values: dict, equations: list[dict], *, min_cell: int = 11) -> dict:
+    """The cells to withhold so that no small count can be worked out from the others.
+
+    ``values``: ``{cell: count}``; ``equations``: linear relations that the published numbers
+    satisfy, each ``{cell: coefficient}`` whose weighted sum is zero (a total and its parts:
+    ``{total: 1, part_a: -1, part_b: -1}``; a flow step: ``{before: 1, excluded: -1,
+    after: -1}``). Counts 1 .. ``min_cell - 1`` are withheld (primary suppression, shown as
+    ``<min_cell``). Then, as long as some withheld small count is pinned to a single value by
+    the equations and the published counts (its range under linear programming, with every
+    small count known to lie in 1 .. ``min_cell - 1``, holds one integer), the smallest
+    published count of an equation that pins it is withheld too (secondary suppression, shown
+    as ``*``). Returns ``{cell: "<min_cell" | "*"}``."""
+    primary = [c for c, v in values.items() if is_small(v, min_cell)]
+    withheld = set(primary)
+    while True:
+        pinned = next((c for c in primary if not _has_room(c, values, equations, withheld,
+                                                            set(primary), min_cell)), None)
+        if pinned is None:
+            break
+        # withhold a published count of an equation that holds the pinned one; if those are all
+        # withheld already, one of an equation that holds any withheld count (the pin comes
+        # through it)
+        direct = [eq for eq in equations if pinned in eq]
+        through = [eq for eq in equations if any(c in withheld for c in eq)]
+        for tier in (direct, through):
+            candidates = [(values[c], str(c), c) for eq in tier
+                          for c in eq if c not in withheld and values.get(c) is not None]
+            if candidates:
+                break
+        if not candidates:
+            break  # every related count is withheld already
+        withheld.add(min(candidates, key=lambda t: (t[0] <= 0, t[0], t[1]))[2])
+    label = masked_label(min_cell)
+    return {c: (label if c in set(primary) else SUPPRESSED) for c in withheld}
+
+
+def _has_room(cell, values, equations, withheld, primary, min_cell) -> bool:
+    """True when ``cell`` can take at least two integer values given the published counts."""
+    from scipy.optimize import linprog
+
+    unknown = sorted(withheld, key=str)
+    index = {c: i for i, c in enumerate(unknown)}
+    rows, rhs = [], []
+    for eq in equations:
+        if not any(c in index for c in eq):
+            continue
+        row = np.zeros(len(unknown))
+        const = 0.0
+        for c, coef in eq.items():
+            if c in index:
+                row[index[c]] += coef
+            else:
+                const += coef * float(values[c])
+        rows.append(row)
+        rhs.append(-const)
+    if not rows:
+        return True
+    bounds = [(1, min_cell - 1) if c in primary else (0, None) for c in unknown]
+    objective = np.zeros(len(unknown))
+    objective[index[cell]] = 1.0
+    low = linprog(objective, A_eq=np.array(rows), b_eq=np.array(rhs), bounds=bounds,
+                  method="highs")
+    high = linprog(-objective, A_eq=np.array(rows), b_eq=np.array(rhs), bounds=bounds,
+                   method="highs")
+    if low.status != 0 or high.status != 0:
+        return False  # infeasible or unbounded: be safe, withhold more
+    return np.floor(-high.fun + 1e-9) - np.ceil(low.fun - 1e-9) >= 1
+
+
+def flow_equations(flow: pd.DataFrame, levels: list) -> tuple[dict, list[dict]]:
+    """The cells of a flow table (``build_cohort``'s) and the relations between them: each
+    step's remaining = the previous remaining − its excluded, overall and per group, and the
+    overall count = the sum of the groups' (where it is). Cells are ``(row, column)``."""
+    values, equations = {}, []
+    columns = ["remaining", "excluded"] + [f"{k}[{g}]" for g in levels
+                                           for k in ("remaining", "excluded")]
+    for i, row in flow.reset_index(drop=True).iterrows():
+        for col in columns:
+            if col in row.index and not pd.isna(row[col]):
+                values[(i, col)] = int(row[col])
+    n = len(flow)
+    for i in range(1, n):
+        for suffix in [""] + [f"[{g}]" for g in levels]:
+            cells = [(i - 1, f"remaining{suffix}"), (i, f"excluded{suffix}"),
+                     (i, f"remaining{suffix}")]
+            if all(c in values for c in cells):
+                equations.append({cells[0]: 1, cells[1]: -1, cells[2]: -1})
+    for i in range(n):
+        for kind in ("remaining", "excluded"):
+            parts = [(i, f"{kind}[{g}]") for g in levels]
+            total = (i, kind)
+            if total in values and all(p in values for p in parts) \
+                    and values[total] == sum(values[p] for p in parts):
+                eq = {total: 1}
+                eq.update({p: -1 for p in parts})
+                equations.append(eq)
+    return values, equations
+
+
+def table_equations(counts: dict, n: list) -> tuple[dict, list[dict]]:
+    """Cells and relations of a descriptive table's counts (``{variable: {"counts": {level:
+    [per group]}}}``, ``n`` per group): the levels of a variable add up to the group's n.
+    Cells are ``("n", j)`` and ``(variable, level, j)``."""
+    values = {("n", j): int(v) for j, v in enumerate(n)}
+    equations = []
+    for var, block in counts.items():
+        levels = block.get("counts", {})
+        for j in range(len(n)):
+            cells = {(var, str(level), j): int(per_group[j])
+                     for level, per_group in levels.items()}
+            values.update(cells)
+            if sum(cells.values()) == int(n[j]):
+                eq = {("n", j): 1}
+                eq.update({c: -1 for c in cells})
+                equations.append(eq)
+    return values, equations
+
+
+_NOT_COUNTS = frozenset({"df", "ratio", "cause", "seed", "min_cell", "time"})
+
+
+def mask_leaves(obj, *, min_cell: int = 11, key: str | None = None):
+    """Every count (an integer that is not a degree of freedom, ratio, cause code, seed or time)
+    of a nested summary masked when small: what a summary publishes of a real source."""
+    if isinstance(obj, dict):
+        return {k: mask_leaves(v, min_cell=min_cell, key=str(k)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [mask_leaves(v, min_cell=min_cell, key=key) for v in obj]
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, (bool, np.bool_)) \
+            and key not in _NOT_COUNTS:
+        return mask_count(int(obj), min_cell=min_cell, real=True)
+    return obj

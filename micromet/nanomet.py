@@ -267,7 +267,7 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
                     "gray_all_groups": {"statistic": gray_all.statistic, "df": gray_all.df,
                                         "p": gray_all.p_value}},
     }
-    mm.save_summary(summary, output_dir, "nanomet")
+    mm.save_summary(summary, output_dir, "nanomet", study)
     glue = {
         "n": mm.fmt_count(len(data), study), "n_pn0": mm.fmt_count(n_pn0, study),
         "n_reference": mm.fmt_count(groups[e.reference], study),

@@ -53,12 +53,28 @@ def show_notice(study: Study) -> None:
                                             min_cell=study.governance.min_cell)))
 
 
+def file_sha256(path) -> str:
+    """The SHA-256 of a file, in hex: which export was analysed, without saying where it is."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def parameters_table(study: Study) -> pd.DataFrame:
     """The parameters of this run (the study file with its overrides), for readers: the
     injected-parameters cell itself is hidden from the book."""
     m, c, e = study.matching, study.cohort, study.exposure
-    rows = [("study file", study.file or ""), ("source", study.source),
-            ("seed", study.seed)]
+    if study.synthetic:
+        rows = [("study file", study.file or ""), ("source", study.source),
+                ("seed", study.seed)]
+    else:  # a real export: its name and fingerprint, never where it lives on this machine
+        rows = [("study file", Path(study.file).name if study.file else ""),
+                ("data file", Path(study.source).name),
+                ("data file sha256", file_sha256(study.source))]
     if c is not None:
         rows += [("years of diagnosis", "-".join(map(str, c.years)) if c.years else "all"),
                  ("criteria, in order", "; ".join(str(k.get("name")) for k in c.criteria)),
@@ -187,9 +203,20 @@ def load_frame(output_dir, name: str, chapter: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def save_summary(summary: dict, output_dir, section: str) -> Path:
+def save_summary(summary: dict, output_dir, section: str, study: Study | None = None,
+                 published: dict | None = None) -> Path:
+    """A chapter's numbers for results.json. With a real source the unmasked numbers go to the
+    row-level side (``data/summaries/``) and ``summaries/`` gets what may be published:
+    ``published`` (masked with complementary suppression by the chapter) or, by default, every
+    small count masked."""
     from micromet.run import dumps
 
+    real = study is not None and not study.synthetic
+    if real:
+        _path(output_dir, DATA_DIR, SUMMARIES_DIR, f"{section}.json").write_text(
+            dumps(summary), encoding="utf-8")
+        summary = governance.mask_leaves(published if published is not None else summary,
+                                         min_cell=study.governance.min_cell)
     path = _path(output_dir, SUMMARIES_DIR, f"{section}.json")
     path.write_text(dumps(summary), encoding="utf-8")
     return path
@@ -344,8 +371,9 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     fu = followup(data, study)
 
     save_frame(data, output_dir, "cohort")
+    n_raw = int(frame.attrs.get("n_raw", len(frame)))
     summary = {
-        "n_raw": int(frame.attrs.get("n_raw", len(frame))),
+        "n_raw": n_raw,
         "outside_extract": int(outside),
         "extracted": extracted,
         "final": final,
@@ -353,7 +381,21 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         "table1": tests,
         "followup": fu,
     }
-    save_summary(summary, output_dir, "cohort")
+    # what may be published: small counts withheld, and whatever would let one work them out
+    withheld = _withheld_cohort_counts(flow, tests, levels, n_raw, int(outside), study)
+    flow_pub = _apply_to_flow(flow, withheld)
+    tests_pub, table_pub = _apply_to_table(tests, table, withheld, levels, study)
+    last = len(flow_pub) - 1
+    published_summary = {
+        "n_raw": withheld.get(("n_raw",), n_raw),
+        "outside_extract": withheld.get(("outside",), int(outside)),
+        "extracted": {lv: _plain(flow_pub.iloc[0][f"remaining[{lv}]"]) for lv in levels},
+        "final": {lv: _plain(flow_pub.iloc[last][f"remaining[{lv}]"]) for lv in levels},
+        "flow": _flow_records(flow_pub),
+        "table1": tests_pub,
+        "followup": fu,
+    }
+    save_summary(summary, output_dir, "cohort", study, published=published_summary)
 
     glue = {
         "n_extracted": fmt_count(len(extract), study),
@@ -366,8 +408,9 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
         "followup_max": f"{fu['max']:g}",
     }
-    head = {"rows read": len(frame), "extracted": extracted, "final": final}
-    for record in summary["flow"]:
+    head = {"rows read": published_summary["n_raw"],
+            "extracted": published_summary["extracted"], "final": published_summary["final"]}
+    for record in published_summary["flow"]:
         per_group = {lv: record.get(f"remaining[{lv}]") for lv in levels}
         head[f"after '{record['step']}'"] = per_group
     head = {k: _mask_nested(v, mc, real) for k, v in head.items()}
@@ -375,16 +418,90 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
                          for var, vals in tests[kind].items() if vals["p"] is not None}
     head["follow-up median (IQR), max"] = f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), " \
                                           f"{fu['max']:g}"
-    show = _flow_display(flow, levels)
+    if withheld and SUPPRESSED_USED(withheld):
+        notes.append(governance.SUPPRESSED_NOTE.format(min_cell=mc))
+    show = _flow_display(flow_pub, levels)
     return CohortChapter(
-        study=study, data=data, flow=flow,
+        study=study, data=data, flow=flow_pub,
         flow_table=governance.mask_table(show, min_cell=mc, real=real),
-        table_one=governance.mask_table(table, min_cell=mc, real=real),
+        table_one=governance.mask_table(table_pub, min_cell=mc, real=real),
         table_one_vs_published=beside_published(
-            governance.mask_table(table, min_cell=mc, real=real),
+            governance.mask_table(table_pub, min_cell=mc, real=real),
             study.published.get("table1"), study),
-        glue=glue, headline=head, summary=summary, notes=notes, flow_object=built,
+        glue=glue, headline=head, summary=published_summary, notes=notes, flow_object=built,
     )
+
+
+def _shown(value, study: Study) -> str:
+    """A published count as text: withheld ones as they are, others through fmt_count."""
+    return value if isinstance(value, str) else fmt_count(value, study)
+
+
+def SUPPRESSED_USED(withheld: dict) -> bool:  # noqa: N802 - reads as a constant test
+    return governance.SUPPRESSED in withheld.values()
+
+
+def _withheld_cohort_counts(flow, tests, levels, n_raw, outside, study) -> dict:
+    """Chapter 1's counts to withhold with a real source: the flow (each step and group), the
+    rows read and set aside, and Table 1's counts, which are tied together (the final groups
+    are Table 1's n)."""
+    if study.synthetic:
+        return {}
+    values, equations = governance.flow_equations(flow, levels)
+    table_values, table_eqs = governance.table_equations(tests["categorical"], tests["n"])
+    values.update(table_values)
+    equations += table_eqs
+    last = len(flow) - 1
+    for j, lv in enumerate(levels):
+        if (last, f"remaining[{lv}]") in values:
+            equations.append({("n", j): 1, (last, f"remaining[{lv}]"): -1})
+    values[("n_raw",)], values[("outside",)] = n_raw, outside
+    if (0, "remaining") in values and n_raw == outside + values[(0, "remaining")]:
+        equations.append({("n_raw",): 1, ("outside",): -1, (0, "remaining"): -1})
+    return governance.protect(values, equations, min_cell=study.governance.min_cell)
+
+
+def _apply_to_flow(flow: pd.DataFrame, withheld: dict) -> pd.DataFrame:
+    out = flow.reset_index(drop=True).astype(object)
+    for cell, label in withheld.items():
+        if len(cell) == 2 and isinstance(cell[0], int) and cell[1] in out.columns:
+            out.at[cell[0], cell[1]] = label
+    return out
+
+
+def _apply_to_table(tests: dict, table: pd.DataFrame, withheld: dict, levels, study):
+    """Table 1/2's numbers and display with the withheld counts replaced; a group whose size
+    is withheld shows no percentages (a count and its percentage give the size)."""
+    import copy
+
+    from micromet import describe
+
+    if not withheld:
+        return tests, table
+    tests = copy.deepcopy(tests)
+    raw = table.attrs["raw"].copy()
+    raw.attrs = copy.deepcopy(table.attrs["raw"].attrs)
+    hidden_groups = set()
+    for col in [c for c in raw.columns if c.startswith(("n[", "percent["))]:
+        raw[col] = raw[col].astype(object)
+    for cell, label in withheld.items():
+        if cell[0] == "n" and len(cell) == 2:
+            j = cell[1]
+            tests["n"][j] = label
+            raw.attrs["n"] = dict(raw.attrs["n"])
+            raw.attrs["n"][levels[j]] = label
+            hidden_groups.add(levels[j])
+        elif len(cell) == 3 and cell[0] in tests["categorical"]:
+            var, level, j = cell
+            tests["categorical"][var]["counts"][level][j] = label
+            rows = (raw["variable"] == var) & (raw["level"].astype(str) == level)
+            raw.loc[rows, f"n[{levels[j]}]"] = label
+            raw.loc[rows, f"percent[{levels[j]}]"] = np.nan
+    for lv in hidden_groups:
+        raw[f"percent[{lv}]"] = np.nan
+    shown = describe.format_table_one(raw).set_index("Variable")
+    shown.attrs["raw"] = table.attrs["raw"]
+    return tests, shown
 
 
 def _flow_display(flow: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
@@ -398,7 +515,8 @@ def _flow_display(flow: pd.DataFrame, levels: list[str]) -> pd.DataFrame:
     show = flow.set_index("step")[keep]
     show.columns = pd.MultiIndex.from_tuples([cols[c] for c in keep])
     show.index.name = "step"
-    return show.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{int(v):,}"))
+    return show.apply(lambda col: col.map(
+        lambda v: v if isinstance(v, str) else "" if pd.isna(v) else f"{int(v):,}"))
 
 
 def restrict_extract(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, int]:
@@ -545,7 +663,8 @@ def versus_published(numbers: dict, published: dict | None, study: Study) -> pd.
     pub = published or {}
 
     def add(variable, level, stat, ours, theirs, count=False):
-        diff = (ours - theirs) if (ours is not None and theirs is not None) else None
+        numeric = isinstance(ours, (int, float)) and isinstance(theirs, (int, float))
+        diff = (ours - theirs) if numeric else None  # a withheld count has no difference
         if count and real and governance.is_small(ours, mc):
             ours, diff = governance.masked_label(mc), None
         rows.append({"variable": study.label(variable), "level": level, "statistic": stat,
@@ -751,23 +870,33 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
         "var_ratio_after": {k: _plain(float(v)) for k, v in bt["var_ratio_after"].items()},
         "table2": numbers,
     }
-    save_summary(summary, output_dir, "matching")
     real = not study.synthetic
     mc = study.governance.min_cell
+    levels = e.levels or [e.reference, e.exposed]
+    withheld = {}
+    if real:  # Table 2's counts add up to the matched groups
+        values, equations = governance.table_equations(numbers["categorical"], numbers["n"])
+        withheld = governance.protect(values, equations, min_cell=mc)
+    numbers_pub, table = _apply_to_table(numbers, table, withheld, levels, study)
+    published_summary = dict(summary, table2=numbers_pub,
+                             matched={lv: numbers_pub["n"][j] for j, lv in enumerate(levels)})
+    if SUPPRESSED_USED(withheld):
+        notes.append(governance.SUPPRESSED_NOTE.format(min_cell=mc))
+    save_summary(summary, output_dir, "matching", study, published=published_summary)
     caliper_text = ("none" if m.caliper is None else
                     f"{m.caliper:g} SD of the distance ({res.caliper:.4f} on the logit scale)"
                     if m.std_caliper else f"{m.caliper:g} (absolute)")
     glue = {
         "ratio": str(m.ratio),
         "caliper_text": caliper_text,
-        "matched_exposed": fmt_count(counts[e.exposed], study),
-        "matched_reference": fmt_count(counts[e.reference], study),
+        "matched_exposed": _shown(published_summary["matched"][e.exposed], study),
+        "matched_reference": _shown(published_summary["matched"][e.reference], study),
         "n_exposed": fmt_count(n_exposed, study),
         "max_smd_before": f"{max_before:.3f}",
         "max_smd_after": f"{max_after:.3f}",
     }
     head = {
-        "matched": _mask_nested(counts, mc, real),
+        "matched": _mask_nested(published_summary["matched"], mc, real),
         "unmatched exposed": _mask_nested(len(res.unmatched_treated), mc, real),
         "caliper (distance scale)": None if res.caliper is None else round(res.caliper, 4),
         "max |SMD| before": _r(max_before, 3),
@@ -875,7 +1004,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "multivariable_covariates": chosen,
         "survival_at": _records(surv),
     }
-    save_summary(summary, output_dir, outcome)
+    save_summary(summary, output_dir, outcome, study)
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {
@@ -977,7 +1106,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "cif_at": _records(at.reset_index(drop=isinstance(at.index, pd.RangeIndex)))
         if isinstance(at, pd.DataFrame) else [],
     }
-    save_summary(summary, output_dir, outcome)
+    save_summary(summary, output_dir, outcome, study)
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {

@@ -27,6 +27,9 @@ _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "black"
 
 
 def _fmt(n) -> str:
+    """A count with thousands separators; a withheld count ("<11", "*") as it is."""
+    if isinstance(n, str):
+        return n
     return "NA" if n is None or pd.isna(n) else f"{int(n):,}"
 
 

@@ -109,6 +109,11 @@ def run_study(
 def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> Path:
     work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
     parameters = {"study": injectable(study), "output_dir": "."}
+    redact = {}
+    if not study.synthetic:
+        redact[repr(str(study.source))[1:-1]] = Path(study.source).name
+    if parameters["study"].get("file") and Path(parameters["study"]["file"]).is_absolute():
+        redact[repr(parameters["study"]["file"])[1:-1]] = Path(parameters["study"]["file"]).name
     plural = "s" if len(templates) != 1 else ""
     source = study.source if study.synthetic else Path(study.source).name
     log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {source}")
@@ -133,7 +138,7 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
                     f"{time.perf_counter() - t0:.1f} s")
                 where = f" (executed notebook kept at {kept})" if kept else ""
                 raise ChapterFailed(chapter, f"{exc.ename}: {exc.evalue}{where}", kept) from exc
-            clean_notebook(target)
+            clean_notebook(target, redact)
             log(f"  [{number}/{len(templates)}] {chapter:<24} {time.perf_counter() - t0:6.1f} s")
         write_results(work, study)
         write_marker(work, study.name)
@@ -164,8 +169,10 @@ def injectable(study: Study) -> dict:
 # ---- notebook clean-up --------------------------------------------------------------------------
 
 
-def clean_notebook(path: str | Path) -> None:
-    """Hide the injected-parameters cell and strip volatile metadata, in place."""
+def clean_notebook(path: str | Path, redact: dict[str, str] | None = None) -> None:
+    """Hide the injected-parameters cell and strip volatile metadata, in place. ``redact``
+    replaces texts in that cell (the absolute path of a real export by its name: a kept
+    notebook says which file was analysed, not where it lives)."""
     path = Path(path)
     nb = nbformat.read(str(path), as_version=4)
     nb.metadata.pop("papermill", None)
@@ -176,6 +183,8 @@ def clean_notebook(path: str | Path) -> None:
         cell.metadata.pop("execution", None)
         tags = list(cell.metadata.get("tags", []))
         if "injected-parameters" in tags:
+            for old, new in (redact or {}).items():
+                cell.source = cell.source.replace(old, new)
             if "remove-cell" not in tags:
                 tags.append("remove-cell")
             cell.metadata["tags"] = tags
@@ -195,17 +204,30 @@ def collect_results(output_dir: str | Path, study: Study | None = None) -> dict:
     folder = Path(output_dir) / SUMMARIES_DIR
     results: dict = {}
     if study is not None:
-        results["study"] = {"name": study.name, "source": study.source,
-                            "synthetic": study.synthetic, "seed": study.seed,
+        results["study"] = {"name": study.name, "synthetic": study.synthetic,
                             "chapters": list(study.chapters)}
+        if study.synthetic:
+            results["study"].update(source=study.source, seed=study.seed)
+        else:  # the export's name and fingerprint, not its path on this machine
+            from micromet.pipeline import file_sha256
+
+            results["study"].update(source=Path(study.source).name,
+                                    source_sha256=file_sha256(study.source))
     for path in sorted(folder.glob("*.json")) if folder.exists() else []:
         results[path.stem] = json.loads(path.read_text(encoding="utf-8"))
     return round_floats(results)
 
 
 def write_results(output_dir: str | Path, study: Study | None = None) -> Path:
-    """Write ``results.json`` (sorted keys, rounded floats, no timestamps) into ``output_dir``."""
-    path = Path(output_dir) / RESULTS_FILE
+    """Write ``results.json`` (sorted keys, rounded floats, no timestamps) into ``output_dir``:
+    what may be published. With a real source, whose chapters keep their unmasked numbers on
+    the row-level side, ``data/results.json`` gets those."""
+    output_dir = Path(output_dir)
+    private = output_dir / "data"
+    if (private / SUMMARIES_DIR).is_dir():
+        (private / RESULTS_FILE).write_text(dumps(collect_results(private, study)),
+                                            encoding="utf-8")
+    path = output_dir / RESULTS_FILE
     path.write_text(dumps(collect_results(output_dir, study)), encoding="utf-8")
     return path
 

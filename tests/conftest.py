@@ -8,6 +8,7 @@ run alone, with the status at the start of the session)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ROOT / "_build" / "studies"
 LAST = "test_tree_clean.py"
 
 
@@ -53,8 +53,10 @@ def seer_m0i_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def seer_m0i_second_run(tmp_path_factory) -> Path:
     """Study A run a second time on this machine: the one `make test` wrote into _build/studies
-    before pytest started, or (pytest run alone) another temporary run."""
-    made = RUNS / "seer_m0i"
-    if (made / "results.json").is_file():
+    just before pytest started (it says so in $MICROMET_FRESH_RUNS), or another temporary run
+    (an older run there may come from older code)."""
+    fresh = os.environ.get("MICROMET_FRESH_RUNS")
+    made = Path(fresh) / "seer_m0i" if fresh else None
+    if made is not None and (made / "results.json").is_file():
         return made
     return run_fresh("seer_m0i", tmp_path_factory.mktemp("runs2") / "seer_m0i")
