@@ -118,6 +118,16 @@ def _events(data, col) -> np.ndarray:
             row=data.index[i],
             value=e[i],
         )
+    present = set(np.unique(e[np.isfinite(e)]).tolist())
+    if present == {1.0, 2.0}:
+        # R's Surv() reads a status of only 1s and 2s as 1 = censored, 2 = event; counting
+        # every row as an event (any non-zero) would be silently wrong, and guessing either
+        # way could be: ask for 0/1
+        raise InputError(
+            "the event indicator holds only 1 and 2: R's Surv() reads that as 1 = censored, "
+            "2 = event, while here any non-zero is an event; recode it to 0 = censored, "
+            "1 = event (or, for causes, 0 = censored, 1, 2, ... = cause)", column=col,
+            value="1/2")
     return (e != 0).astype(float)
 
 

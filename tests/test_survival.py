@@ -411,3 +411,20 @@ def test_numbers_at_risk_overall(data):
     nar = sv.numbers_at_risk(data, "time", "status", times=[0, 30])
     assert list(nar.index) == ["All"]
     assert list(nar.loc["All"]) == [len(data), int((data["time"] >= 30).sum())]
+
+
+def test_an_event_column_coded_1_2_as_surv_reads_it_is_refused_not_counted_as_all_events():
+    import pandas as pd
+
+    from micromet.errors import InputError
+    from micromet.survival import cox, km, logrank
+
+    data = pd.DataFrame({"t": [1.0, 2, 3, 4, 5, 6], "status": [1, 2, 1, 2, 2, 1],
+                         "g": ["a", "b", "a", "b", "a", "b"], "x": [0.1, 0.5, 0.2, 0.9, 0.3, 0.4]})
+    for call in (lambda: cox(data, "t", "status", ["x"]), lambda: km(data, "t", "status", "g"),
+                 lambda: logrank(data, "t", "status", "g")):
+        with pytest.raises(InputError, match="only 1 and 2") as info:
+            call()
+        assert info.value.column == "status"
+    recoded = data.assign(status=data["status"] - 1)  # 0/1: accepted
+    assert km(recoded, "t", "status", "g")["n_event"].sum() == 3
