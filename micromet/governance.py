@@ -162,20 +162,36 @@ def _join(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-# a count standing alone: not part of a word (M0, N1, T3) nor of a decimal number (0.14)
-_FIGURE_COUNT = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})*|\d+)(?![\w.]|,\d)")
+# A number that is a count by its context: "n = 7", "M0: 5" (a label and its count), "3 rows",
+# "2 treated", "1 control": never a code or a word ("cause 1", "Grade unknown (9)", "0 or 1",
+# "M0", "T3", "0.14", "18-89").
+_NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)(?![\w.]|,\d)"
+_COUNT_NOUNS = (r"patients?|rows?|records?|cases?|deaths?|events?|treated|controls?|units?|"
+                r"women|people|persons?|subjects?")
+_COUNT_IN_TEXT = re.compile(
+    rf"(?:(?<=\bn = )|(?<=\bn=)|(?<=[\w)\]]: )){_NUMBER}"
+    rf"|(?<![\w.,<\-]){_NUMBER}(?= (?:{_COUNT_NOUNS})\b)")
+# a text that is nothing but a number (a number at risk, a count in a table drawn as a figure)
+_WHOLE_COUNT = re.compile(r"^\s*(\d{1,3}(?:,\d{3})+|\d+)\s*$")
 
 
 def mask_counts_in_text(text: str, *, min_cell: int = 11, real: bool = True) -> str:
-    """Mask every standalone small count in free text ("no events among grade[III] (n = 7)")."""
+    """Mask the small counts of free text ("no events among grade[III] (n = 7)" -> "(n = <11)",
+    "3 rows (2 treated, 1 control)"), by their context only: codes and words ("cause 1",
+    "Grade unknown (9)", "numerically 0 or 1") are never touched."""
     if not real:
         return text
 
     def repl(m):
-        return masked_label(min_cell) if is_small(int(m.group(1).replace(",", "")),
+        number = m.group(1) or m.group(2)
+        return masked_label(min_cell) if is_small(int(number.replace(",", "")),
                                                   min_cell) else m.group(0)
 
-    return _FIGURE_COUNT.sub(repl, text)
+    whole = _WHOLE_COUNT.match(text)
+    if whole:
+        return masked_label(min_cell) if is_small(int(whole.group(1).replace(",", "")),
+                                                  min_cell) else text
+    return _COUNT_IN_TEXT.sub(repl, text)
 
 
 def mask_figure(figure, *, min_cell: int = 11, real: bool = True) -> int:

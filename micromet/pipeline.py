@@ -432,6 +432,22 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     )
 
 
+def published_size(data: pd.DataFrame, study: Study):
+    """The size of an analysed set as it may be published. Its groups' sizes are published too
+    (numbers at risk at time 0, Table 2), so with a real source and a group smaller than
+    ``min_cell`` (shown as ``<11``) the total would give it away: it is withheld (``*``)."""
+    n = len(data)
+    if study.synthetic:
+        return n
+    mc = study.governance.min_cell
+    if governance.is_small(n, mc):
+        return governance.masked_label(mc)
+    sizes = data[study.exposure.column].astype("object").value_counts()
+    if any(governance.is_small(int(v), mc) for v in sizes):
+        return governance.SUPPRESSED
+    return n
+
+
 def _shown(value, study: Study) -> str:
     """A published count as text: withheld ones as they are, others through fmt_count."""
     return value if isinstance(value, str) else fmt_count(value, study)
@@ -1004,11 +1020,12 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "multivariable_covariates": chosen,
         "survival_at": _records(surv),
     }
-    save_summary(summary, output_dir, outcome, study)
+    n_shown = published_size(data, study)
+    save_summary(summary, output_dir, outcome, study, published=dict(summary, n=n_shown))
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {
-        "n": fmt_count(len(data), study), "deaths": fmt_count(events, study),
+        "n": _shown(n_shown, study), "deaths": fmt_count(events, study),
         "logrank_p": fmt_p(lr.p_value),
         "followup_median": f"{fu['median']:g}", "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
         "followup_max": f"{fu['max']:g}", "selection_p": f"{study.models.selection_p:g}",
@@ -1016,7 +1033,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "hr_multi": _hr_text(multi.table if multi is not None else None, term),
     }
     head = {
-        "n": _mask_nested(len(data), mc, real), "deaths": _mask_nested(events, mc, real),
+        "n": _mask_nested(n_shown, mc, real), "deaths": _mask_nested(events, mc, real),
         "log-rank p": _r(lr.p_value, 3),
         "follow-up median (IQR), max": f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), "
                                        f"{fu['max']:g}",
@@ -1106,7 +1123,8 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "cif_at": _records(at.reset_index(drop=isinstance(at.index, pd.RangeIndex)))
         if isinstance(at, pd.DataFrame) else [],
     }
-    save_summary(summary, output_dir, outcome, study)
+    save_summary(summary, output_dir, outcome, study,
+                 published=dict(summary, n=published_size(data, study)))
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {

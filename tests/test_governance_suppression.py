@@ -124,10 +124,10 @@ def test_a_real_mode_run_publishes_no_recoverable_count(tmp_path):
     from micromet import synth
     from micromet.run import run_study
 
-    export = synth.synthetic_extract(20251, None, tmp_path / "cache", scale=0.02)
+    export = synth.synthetic_extract(20251, None, tmp_path / "cache", scale=0.01)
     out = run_study(Path(__file__).resolve().parent.parent / "studies" / "seer_m0i.yml",
                     data=export, out=tmp_path / "out", log=lambda m: None,
-                    overrides=["chapters=[01_cohort, 02_matching]"])
+                    overrides=["chapters=[01_cohort, 02_matching, 03_overall_survival, 04_bcsm]"])
     public = json.loads((out / "results.json").read_text())
     private = json.loads((out / "data" / "results.json").read_text())
     levels = ["M0", "M0(i+)"]
@@ -157,8 +157,14 @@ def test_a_real_mode_run_publishes_no_recoverable_count(tmp_path):
         if not isinstance(v, str):
             assert v == values[c], c
     assert recoverable(values, equations, withheld) == {}
-    assert "<11" in json.dumps(public["matching"]["matched"]) or \
-        min(private["matching"]["matched"].values()) >= MIN_CELL
+    # the matched groups, and the analysed total beside them (total - shown group = hidden one)
+    matched = private["matching"]["matched"]
+    assert min(matched.values()) < MIN_CELL  # the case this test is about
+    for lv, n in matched.items():
+        assert public["matching"]["matched"][lv] == ("<11" if n < MIN_CELL else n)
+    for section in ("os", "bcsm"):
+        assert private[section]["n"] == sum(matched.values())
+        assert isinstance(public[section]["n"], str), section
     # the export is named by its file name and fingerprint, never by where it lives; no seed
     assert public["study"]["source"] == export.name and "seed" not in public["study"]
     assert len(public["study"]["source_sha256"]) == 64

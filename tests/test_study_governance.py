@@ -103,3 +103,16 @@ def test_counts_in_notes_are_masked():
     text = "not estimable: no events among subtype[HR-/HER2+] (n = 7)"
     assert mask_counts_in_text(text) == "not estimable: no events among subtype[HR-/HER2+] (n = <11)"
     assert mask_counts_in_text(text, real=False) == text
+
+
+def test_masking_touches_counts_never_codes_or_words():
+    from micromet.governance import mask_counts_in_text
+
+    for text in ("cause 1", "Grade unknown (9)", "fitted probabilities numerically 0 or 1 occurred",
+                 "M0 vs M0(i+)", "N1-N3", "Log-rank P = 0.14", "age 18-89", "events of cause 2",
+                 "1:2 matching", "caliper 0.2 SD", "Stage T3"):
+        assert mask_counts_in_text(text) == text, text
+    assert mask_counts_in_text("3 rows (2 treated, 1 control) are separated") == \
+        "<11 rows (<11 treated, <11 control) are separated"
+    assert mask_counts_in_text("7") == "<11" and mask_counts_in_text("1,234") == "1,234"
+    assert mask_counts_in_text("M0: 5; M0(i+): 12") == "M0: <11; M0(i+): 12"
