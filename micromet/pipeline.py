@@ -1428,9 +1428,46 @@ def km_figure(result: SurvivalChapter):
     times = [0, *(s.models.horizon_months or [12, 24, 36, 48])]
     if max(times) < 60 and result.data[o.time].max() >= 59:
         times.append(60)
-    plot = plots_survival.km_plot(result.data, o.time, o.event, s.exposure.column, times=times,
+    data, hidden = _without_small_groups(result.data, s)
+    if data.empty:
+        return _nothing_drawn(hidden, s)
+    plot = plots_survival.km_plot(data, o.time, o.event, s.exposure.column, times=times,
                                   p_value=result.logrank.p_value, ylabel=o.label)
+    _say_hidden(plot.ax, hidden, s)
     return _masked(plot.figure, s)
+
+
+def _without_small_groups(data: pd.DataFrame, study: Study):
+    """With a real source, the rows of the groups smaller than ``min_cell`` left out of a
+    figure: each step of such a group's curve is one patient's event."""
+    if study.synthetic:
+        return data, []
+    column = study.exposure.column
+    sizes = data[column].astype("object").value_counts()
+    hidden = [g for g, n in sizes.items() if governance.is_small(int(n), study.governance.min_cell)]
+    if not hidden:
+        return data, []
+    keep = ~data[column].astype("object").isin(hidden)
+    out = data.loc[keep].copy()
+    if isinstance(out[column].dtype, pd.CategoricalDtype):
+        out[column] = out[column].cat.remove_categories(
+            [g for g in hidden if g in out[column].cat.categories])
+    return out, hidden
+
+
+def _nothing_drawn(hidden: list, study: Study):
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    _say_hidden(ax, hidden, study)
+    return figure
+
+
+def _say_hidden(ax, hidden: list, study: Study) -> None:
+    if hidden:
+        ax.text(0.0, 1.02, f"Not drawn (fewer than {study.governance.min_cell} patients): "
+                + ", ".join(map(str, hidden)), transform=ax.transAxes, fontsize=8, va="bottom")
 
 
 def cif_figure(result: CompetingChapter):
@@ -1439,9 +1476,17 @@ def cif_figure(result: CompetingChapter):
 
     o = result.outcome
     names = {int(k): v for k, v in o.cause_labels.items()} or None
-    ax = plots_competing.cif_plot(result.cif, cause=o.cause or 1, gray_p=result.gray.p_value,
+    cif, hidden = result.cif, []
+    if not result.study.synthetic:  # a small group's curve steps once per patient's event
+        _, hidden = _without_small_groups(result.data, result.study)
+        cif = cif[~cif["group"].astype("object").isin(hidden)]
+        cif.attrs = dict(result.cif.attrs)
+        if cif.empty:
+            return _nothing_drawn(hidden, result.study)
+    ax = plots_competing.cif_plot(cif, cause=o.cause or 1, gray_p=result.gray.p_value,
                                   competing=True, cause_labels=names,
                                   ylabel="Cumulative incidence")
+    _say_hidden(ax, hidden, result.study)
     return _masked(ax.figure, result.study)
 
 

@@ -171,3 +171,31 @@ def test_a_real_mode_run_publishes_no_recoverable_count(tmp_path):
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".ipynb"):
             assert str(export.parent) not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_a_small_groups_curve_is_not_drawn_with_a_real_source():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from types import SimpleNamespace
+
+    from micromet import pipeline
+    from micromet.study import load_study
+
+    study = load_study("seer_m0i", data=__file__)  # any existing file: a real source
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"time_months": rng.integers(1, 60, 60).astype(float),
+                         "vital": rng.integers(0, 2, 60),
+                         "m_stage": pd.Categorical(["M0"] * 53 + ["M0(i+)"] * 7,
+                                                   categories=["M0", "M0(i+)"])})
+    kept, hidden = pipeline._without_small_groups(data, study)
+    assert hidden == ["M0(i+)"] and len(kept) == 53
+    assert list(kept["m_stage"].cat.categories) == ["M0"]
+    result = SimpleNamespace(study=study, outcome=study.outcomes["os"], data=data,
+                             logrank=SimpleNamespace(p_value=0.5))
+    figure = pipeline.km_figure(result)
+    texts = [t.get_text() for ax in figure.get_axes() for t in ax.texts]
+    assert any("Not drawn (fewer than 11 patients): M0(i+)" in t for t in texts)
+    assert "7" not in texts  # its number at risk is gone with it
+    synthetic = load_study("seer_m0i")
+    assert pipeline._without_small_groups(data, synthetic)[1] == []
