@@ -34,3 +34,18 @@ def test_ratio_one_gives_a_different_consistent_book(seer_m0i_run, tmp_path):
     for chapter in ("01_cohort", "02_matching", "03_overall_survival", "04_bcsm"):
         assert (out / f"{chapter}.ipynb").exists()
     assert not (out / "05_validation.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_matching_disabled_analyses_the_whole_cohort_in_every_chapter(tmp_path):
+    from micromet import synth
+
+    export = synth.synthetic_extract(20251, None, tmp_path / "cache", scale=0.05)
+    out = tmp_path / "nomatch"
+    assert main(["run", str(STUDY), "--data", str(export), "--out", str(out),
+                 "--set", "matching.enabled=false",
+                 "--set", "chapters=[01_cohort, 03_overall_survival, 04_bcsm]"]) == 0
+    private = json.loads((out / "data" / "results.json").read_text(encoding="utf-8"))
+    assert "matching" not in private
+    final = sum(private["cohort"]["final"].values())
+    assert private["os"]["n"] == private["bcsm"]["n"] == final
