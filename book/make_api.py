@@ -15,7 +15,7 @@ MODULES = [
     ("Synthetic data", ["synth", "synth_series"]),
     ("Cohort and descriptive tables", ["cohort", "describe"]),
     ("Propensity-score matching", ["matching"]),
-    ("Survival", ["survival", "power"]),
+    ("Survival", ["survival", "separation", "power"]),
     ("Competing risks", ["competing"]),
     ("Figures", ["plots_style", "plots_flow", "plots_balance", "plots_survival",
                  "plots_competing"]),

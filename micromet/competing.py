@@ -28,6 +28,7 @@ from scipy import sparse, stats
 
 from micromet.design import Design, design_matrix, levels_of, monotone_terms, term_name
 from micromet.errors import InputError, NotEstimableWarning
+from micromet.separation import monotone_direction
 from micromet.survival import diverging_terms, format_cox_table
 
 __all__ = [
@@ -788,6 +789,14 @@ def fine_gray(
     X = des.X
     not_est = monotone_terms(X, e == cause)
     terms = [c for c in X.columns if c not in not_est]
+    # separation by a combination of terms, on crr's subdistribution risk sets (LP)
+    for _ in range(len(terms)):
+        found = monotone_direction(X[terms], t, e == cause, competing=(e != cause) & (e != 0))
+        if found is None:
+            break
+        why = found.sentence(f"events of cause {cause}")
+        not_est.update({tm: why for tm in found.terms})
+        terms = [c for c in terms if c not in found.terms]
     order = np.argsort(t, kind="stable")
     eps = np.where(e == cause, 1, np.where(e == 0, 0, 2))[order]
     ts = t[order]

@@ -261,7 +261,8 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
         "first_events": {str(k): int(v) for k, v in events.items()},
         "followup": {"median": fu.median, "q1": fu.q1, "q3": fu.q3, "max": fu.maximum},
         "any_event": {"pairwise": pairwise_numbers,
-                      "grouped_multivariable": mm.model_rows(multi.table)},
+                      "grouped_multivariable": mm.model_rows(
+                          multi.table, getattr(multi, "not_estimable", None))},
         "distant": {"gray": {"groups": gray_groups(study), "statistic": gray.statistic,
                              "df": gray.df, "p": gray.p_value},
                     "gray_all_groups": {"statistic": gray_all.statistic, "df": gray_all.df,

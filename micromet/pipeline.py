@@ -709,10 +709,18 @@ def versus_published(numbers: dict, published: dict | None, study: Study) -> pd.
 # ---- model tables -------------------------------------------------------------------------------
 
 
-def model_rows(table: pd.DataFrame) -> dict[str, list]:
-    """``{term: [hr, lower, upper, p]}`` of a model table (cox/fine_gray ``.table``)."""
+def model_rows(table: pd.DataFrame, not_estimable: dict | None = None) -> dict[str, list]:
+    """``{term: [hr, lower, upper, p]}`` of a model table (cox/fine_gray ``.table``); a term
+    reported as not estimable is the text "not estimable", never numbers."""
+    from micromet.reproducibility import NOT_ESTIMABLE
+
+    not_estimable = not_estimable if not_estimable is not None else \
+        table.attrs.get("not_estimable", {})
     out = {}
     for term, row in table.iterrows():
+        if term in not_estimable:
+            out[str(term)] = NOT_ESTIMABLE
+            continue
         out[str(term)] = [_plain(float(row["hr"])), _plain(float(row["lower"])),
                           _plain(float(row["upper"])), _plain(float(row["p"]))]
     return out
@@ -736,6 +744,9 @@ def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str])
     for c in candidates:
         uni_tables.append(uni_results[c].table)
     uni = pd.concat(uni_tables)
+    uni.attrs["not_estimable"] = {term: why for c in candidates
+                                  for term, why in getattr(uni_results[c], "not_estimable",
+                                                           {}).items()}
     m = study.models
     if m.selection == "all":
         chosen = [c for c in candidates if c != e]
@@ -800,10 +811,18 @@ def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.
     for model, tab in (("univariable", uni), ("multivariable", multi_table)):
         theirs_all = pub.get(model, {}) or {}
         terms = list(dict.fromkeys(list(tab.index) + list(theirs_all)))
+        flagged = set(tab.attrs.get("not_estimable", ())) | set(
+            getattr(multi, "not_estimable", {}) if model == "multivariable" else ())
         for term in terms:
             ours = tab.loc[term] if term in tab.index else None
             theirs = theirs_all.get(term)
             for j, stat in enumerate(("hr", "lower", "upper", "p")):
+                if term in flagged:  # the paper's number there is the same artefact
+                    rows.append({"model": model, "term": term, "statistic": stat,
+                                 "reproduced": "not estimable",
+                                 "published": theirs[j] if theirs is not None else None,
+                                 "difference": None})
+                    continue
                 o = float(ours[stat]) if ours is not None else None
                 t = theirs[j] if theirs is not None else None
                 rows.append({"model": model, "term": term, "statistic": stat,
@@ -813,7 +832,7 @@ def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.
 
 
 def _difference(ours, theirs):
-    if ours is None or theirs is None or isinstance(theirs, str):
+    if ours is None or theirs is None or isinstance(theirs, str) or isinstance(ours, str):
         return None
     if not (np.isfinite(ours) and np.isfinite(theirs)):
         return None
@@ -1016,7 +1035,8 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "n": len(data), "deaths": events, "logrank": {"statistic": lr.statistic,
                                                        "df": lr.df, "p": lr.p_value},
         "followup": fu, "univariable": model_rows(uni),
-        "multivariable": model_rows(multi.table) if multi is not None else {},
+        "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
+        if multi is not None else {},
         "multivariable_covariates": chosen,
         "survival_at": _records(surv),
     }
@@ -1118,7 +1138,8 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "n": len(data), "events_cause": n_cause, "events_competing": n_comp,
         "gray": {"statistic": gray.statistic, "df": gray.df, "p": gray.p_value},
         "univariable": model_rows(uni),
-        "multivariable": model_rows(multi.table) if multi is not None else {},
+        "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
+        if multi is not None else {},
         "multivariable_covariates": chosen,
         "cif_at": _records(at.reset_index(drop=isinstance(at.index, pd.RangeIndex)))
         if isinstance(at, pd.DataFrame) else [],
@@ -1219,8 +1240,9 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
             ours = s.get(model, {}).get(term)
             theirs = p.get(model, {}).get(term)
             for j, stat in enumerate(("HR", "lower", "upper", "p")):
+                mine = ours[j] if isinstance(ours, list) else ours  # or "not estimable"
                 add(f"{label} {model} {stat}, {e.exposed} vs {e.reference}",
-                    ours[j] if ours else None, theirs[j] if theirs else None)
+                    mine, theirs[j] if theirs else None)
     headline_table = pd.DataFrame(rows, dtype=object).set_index("quantity")
     real = not study.synthetic
     mc = study.governance.min_cell
@@ -1401,8 +1423,11 @@ def _table_from_rows(rows: dict) -> pd.DataFrame:
     def num(v):
         return float(v) if isinstance(v, (int, float)) else np.nan
 
-    return pd.DataFrame([[num(x) for x in v] for v in rows.values()],
-                        index=list(rows), columns=["hr", "lower", "upper", "p"])
+    table = pd.DataFrame([[num(x) for x in v] if isinstance(v, list) else [np.nan] * 4
+                          for v in rows.values()],
+                         index=list(rows), columns=["hr", "lower", "upper", "p"])
+    table.attrs["not_estimable"] = [t for t, v in rows.items() if isinstance(v, str)]
+    return table
 
 
 def _largest_count_diff(table: pd.DataFrame):

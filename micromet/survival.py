@@ -714,6 +714,15 @@ def cox(
 
     not_est = separation_check(design.X, d, time=t, strata=s)
     terms = [c for c in design.terms if c not in not_est]
+    # separation by a combination of terms (LP on the risk sets)
+    from micromet.separation import monotone_direction
+
+    for _ in range(len(terms)):
+        found = monotone_direction(design.X[terms], t, d != 0, strata=s)
+        if found is None:
+            break
+        not_est.update({tm: found.sentence("events") for tm in found.terms})
+        terms = [c for c in terms if c not in found.terms]
     rs = _RiskSets(t, d, s, w, ties)
     dropped = dict(design.dropped)
     while True:

@@ -147,7 +147,7 @@ def test_diverging_coefficient_is_not_estimable(maxiter):
     e = np.where(np.arange(n) % 3 == 0, 1, 0)
     x = np.random.default_rng(4).normal(size=n)
     df = pd.DataFrame({"t": t, "e": e, "z": z, "x": x})
-    with pytest.warns(NotEstimableWarning, match="grows without bound"):
+    with pytest.warns(NotEstimableWarning, match="without bound"):
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)  # no numpy overflow noise either
             fit = fine_gray(df, "t", "e", ["z", "x"], maxiter=maxiter)

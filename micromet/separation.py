@@ -1,0 +1,161 @@
+"""Monotone likelihood in any direction, found by linear programming before a model is fitted.
+
+A Cox or Fine–Gray partial likelihood has no maximum (some coefficients run off to ±infinity)
+exactly when there is a direction ``d ≠ 0`` along which every event's linear predictor is at
+least that of everyone in its risk set, with at least one strict inequality (Heinze & Schemper
+2001, *Biometrics* 57:114–119). For a single binary term that is "no events in one level"; for a
+combination of terms it is what printed the paper's HR of 5.48×10⁵ and SHR of 5.64×10³.
+
+``monotone_direction`` solves ``max Σ (xᵢ − xⱼ)·d`` subject to ``(xᵢ − xⱼ)·d ≥ 0`` for every
+event ``i`` and every ``j`` in its risk set, ``−1 ≤ d ≤ 1`` (SciPy's HiGHS). A positive optimum is
+such a direction. Risk sets: Cox, those still at risk (within the stratum); Fine–Gray, crr's
+subdistribution risk sets (still at risk, or failed of a competing cause before; the censoring
+weights are positive and do not change the condition).
+
+The constraints are built on distinct covariate patterns, and an event pattern is compared with
+the patterns of the union of its events' risk sets, so their number is bounded by (patterns)².
+Where that is still too many (continuous covariates at registry scale), the test is restricted to
+the binary terms (``d`` zero on the others): exact for combinations of categories, such as ER with
+the HR-negative subtypes; directions through continuous terms are left to the single-term check
+and to the check of the fitted path (``micromet.survival.diverging_terms``). ``test`` in the result
+says which was run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MAX_CONSTRAINTS = 400_000  # above this the LP is restricted to the binary terms
+TOL = 1e-7
+
+
+@dataclass
+class Monotone:
+    """A direction of monotone likelihood: the terms involved and the patients it singles out."""
+
+    terms: list[str]
+    direction: dict[str, float]
+    test: str  # "linear programming (all terms)" or "... (binary terms)"
+    n_low: int  # patients whose linear predictor along d lies below every event's
+    events_low: int  # events among them (0 by construction)
+    binary: bool = True  # every term involved is a 0/1 indicator
+
+    def sentence(self, event_name: str = "events") -> str:
+        combo = ", ".join(self.terms[:-1]) + (" and " if len(self.terms) > 1 else "") + \
+            self.terms[-1]
+        together = "cannot be estimated together" if len(self.terms) > 1 else \
+            "cannot be estimated"
+        if not (self.binary and self.n_low):
+            return (f"not estimable: {combo} {together}: every one of the {event_name} has the "
+                    f"highest value of {'their combination' if len(self.terms) > 1 else 'it'} "
+                    f"among the patients still at risk (the likelihood rises without bound; "
+                    f"found by {self.test})")
+        return (f"not estimable: no {event_name} among the {self.n_low:,} patients "
+                f"{_describe(self.direction)}: {combo} {together} (the "
+                f"likelihood rises without bound along their combination; found by "
+                f"{self.test})")
+
+
+def _describe(direction: dict[str, float]) -> str:
+    """The patients a direction puts lowest, said with its terms ("without er[Positive], ...")."""
+    without = [t for t, v in direction.items() if v > 0]
+    with_ = [t for t, v in direction.items() if v < 0]
+    parts = []
+    if without:
+        parts.append("without " + " or ".join(without))
+    if with_:
+        parts.append("with " + " and ".join(with_))
+    return " and ".join(parts)
+
+
+def monotone_direction(X: pd.DataFrame, time, event, *, competing=None, strata=None,
+                       max_constraints: int = MAX_CONSTRAINTS) -> Monotone | None:
+    """A direction of monotone likelihood for the terms of ``X``, or None.
+
+    ``event``: True for the events of interest. ``competing``: True for competing events
+    (Fine–Gray risk sets); None for Cox. ``strata``: stratum codes (Cox) or None."""
+    if X.shape[1] == 0:
+        return None
+    t = np.asarray(time, dtype=float)
+    ev = np.asarray(event, dtype=bool)
+    if not ev.any():
+        return None
+    comp = np.zeros(len(t), bool) if competing is None else np.asarray(competing, dtype=bool)
+    s = np.zeros(len(t), np.int64) if strata is None else pd.factorize(np.asarray(strata))[0]
+    values = X.to_numpy(dtype=float)
+    binary = np.all((values == 0) | (values == 1), axis=0)
+    columns = list(range(values.shape[1]))
+    test = "linear programming over all terms"
+    A = _constraints(values[:, columns], t, ev, comp, s, max_constraints)
+    if A is None:
+        columns = [j for j in range(values.shape[1]) if binary[j]]
+        test = "linear programming over the binary terms"
+        if not columns:
+            return None
+        A = _constraints(values[:, columns], t, ev, comp, s, None)
+    if A is None or len(A) == 0:
+        return None
+    k = len(columns)
+    d = _solve(A, list(range(k)))
+    if d is None:
+        return None
+    # an irreducible set of terms: leave out each one in turn while a direction remains
+    support = [j for j in range(k) if d[j] != 0]
+    for j in list(support):
+        if len(support) == 1:
+            break
+        trial = _solve(A, [i for i in support if i != j])
+        if trial is not None:
+            support.remove(j)
+            d = trial
+    terms = [X.columns[columns[j]] for j in range(k) if d[j] != 0]
+    lp = values[:, columns] @ d
+    low = lp < lp[ev].min() - 1e-9
+    return Monotone(terms=terms, direction={X.columns[columns[j]]: float(d[j])
+                                            for j in range(k) if d[j] != 0},
+                    test=test, n_low=int(low.sum()), events_low=int((low & ev).sum()),
+                    binary=all(binary[columns[j]] for j in range(k) if d[j] != 0))
+
+
+def _solve(A: np.ndarray, free: list[int]) -> np.ndarray | None:
+    """A direction with ``A d >= 0`` and ``A d != 0``, zero outside ``free``; None if none."""
+    from scipy.optimize import linprog
+
+    k = A.shape[1]
+    bounds = [(-1, 1) if j in free else (0, 0) for j in range(k)]
+    res = linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)), bounds=bounds,
+                  method="highs")
+    if res.status != 0 or -res.fun <= TOL * max(1.0, float(np.abs(A).max())):
+        return None
+    return np.where(np.abs(res.x) > 1e-6, res.x, 0.0)
+
+
+def _constraints(values, t, ev, comp, s, limit):
+    """Rows ``x_event_pattern − x_risk_pattern`` over distinct patterns (None past ``limit``)."""
+    rows = []
+    count = 0
+    for stratum in np.unique(s):
+        inside = s == stratum
+        v, tt, e, c = values[inside], t[inside], ev[inside], comp[inside]
+        if not e.any():
+            continue
+        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays(v.T) if v.shape[1] > 1
+                                      else pd.Index(v[:, 0]))
+        patterns = np.asarray([list(u) if isinstance(u, tuple) else [u] for u in uniques],
+                              dtype=float)
+        for q in np.unique(codes[e]):
+            times_q = tt[e & (codes == q)]
+            at_risk = tt >= times_q.min()
+            if c.any():  # Fine-Gray: failed of a competing cause before, still in the set
+                at_risk |= c & (tt < times_q.max())
+            present = np.unique(codes[at_risk])
+            present = present[present != q]
+            count += len(present)
+            if limit is not None and count > limit:
+                return None
+            if len(present):
+                rows.append(patterns[q] - patterns[present])
+    return np.vstack(rows) if rows else np.zeros((0, values.shape[1]))

@@ -1,0 +1,94 @@
+"""Monotone likelihood in any direction (micromet.separation): the linear-programming check finds
+separation by a combination of terms, for Cox (with strata) and Fine-Gray (crr's risk sets),
+names the terms and the patients, and the rest of the model is fitted without them."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from micromet.competing import fine_gray
+from micromet.design import design_matrix
+from micromet.errors import NotEstimableWarning
+from micromet.separation import monotone_direction
+from micromet.survival import cox
+
+
+def er_subtype_data(seed=0, n=400, separated=True):
+    """ER and subtype as in study A: ER-negative patients of an HR-positive subtype (ER-/PR+)
+    are the only ones telling ER from the HR-negative subtypes; with ``separated`` they have no
+    event of cause 1."""
+    rng = np.random.default_rng(seed)
+    subtype = rng.choice(["HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "HR-/HER2-"], n,
+                         p=[0.6, 0.15, 0.1, 0.15])
+    er = np.where(np.char.startswith(subtype.astype(str), "HR+"), "Positive", "Negative")
+    odd = rng.choice(np.flatnonzero(er == "Positive"), 3, replace=False)
+    er[odd] = "Negative"  # ER-/PR+: HR-positive subtype, ER negative
+    time = rng.exponential(40, n).round(1) + 0.1
+    event = rng.choice([0, 1, 2], n, p=[0.6, 0.25, 0.15])
+    if separated:
+        event[odd] = np.where(rng.random(3) < 0.5, 0, 2)
+    else:
+        event[odd[0]] = 1
+    return pd.DataFrame({"time": time, "event": event, "er": er,
+                         "subtype": pd.Categorical(subtype, categories=[
+                             "HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "HR-/HER2-"]),
+                         "size": rng.normal(20, 5, n)})
+
+
+def test_fine_gray_reports_the_er_subtype_combination_and_fits_the_rest():
+    data = er_subtype_data()
+    with pytest.warns(NotEstimableWarning, match="no events of cause 1 among the 3 patients"):
+        fit = fine_gray(data, "time", "event", ["size", "er", "subtype"], cause=1)
+    assert set(fit.not_estimable) == {"er[Positive]", "subtype[HR-/HER2+]",
+                                      "subtype[HR-/HER2-]"}
+    assert fit.table.loc[list(fit.not_estimable)].isna().all().all()
+    assert np.isfinite(fit.table.loc[["size", "subtype[HR+/HER2+]"], "se"]).all()
+    alone = fine_gray(data, "time", "event", ["size", "subtype"], cause=1)  # no separation
+    assert alone.not_estimable == {}
+    # a single event among the ER-/PR+ patients removes the separation
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NotEstimableWarning)
+        ok = fine_gray(er_subtype_data(separated=False), "time", "event",
+                       ["size", "er", "subtype"], cause=1)
+    assert ok.not_estimable == {}
+
+
+def test_no_single_term_separates_the_combination():
+    data = er_subtype_data()
+    X = design_matrix(data, ["er", "subtype"]).X
+    ev = (data["event"] == 1).to_numpy()
+    for term in X.columns:  # every term alone has events in both levels
+        x = X[term].to_numpy() == 1
+        assert ev[x].any() and ev[~x].any()
+    found = monotone_direction(X, data["time"], ev, competing=data["event"] == 2)
+    assert found is not None and found.n_low == 3 and found.events_low == 0
+    restricted = monotone_direction(X, data["time"], ev, competing=data["event"] == 2,
+                                    max_constraints=0)
+    assert restricted.terms == found.terms and "binary terms" in restricted.test
+
+
+def test_cox_with_strata_finds_the_combination_within_strata():
+    data = er_subtype_data(seed=4)
+    data["death"] = (data["event"] != 0).astype(int)
+    rows = data.index[(data["er"] == "Negative")
+                      & data["subtype"].astype(str).str.startswith("HR+")]
+    data.loc[rows, "death"] = 0
+    data["centre"] = np.arange(len(data)) % 2
+    with pytest.warns(NotEstimableWarning, match="cannot be estimated together"):
+        fit = cox(data, "time", "death", ["size", "er", "subtype"], strata="centre")
+    assert {"er[Positive]", "subtype[HR-/HER2+]", "subtype[HR-/HER2-]"} <= set(fit.not_estimable)
+    assert np.isfinite(fit.table.loc["size", "coef"])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_ordinary_data_have_no_monotone_direction(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    data = pd.DataFrame({"t": rng.exponential(10, n), "e": rng.integers(0, 3, n),
+                         "x": rng.normal(size=n), "g": rng.choice(list("abc"), n),
+                         "b": rng.integers(0, 2, n)})
+    X = design_matrix(data, ["x", "g", "b"]).X
+    assert monotone_direction(X, data["t"], data["e"] != 0) is None
+    assert monotone_direction(X, data["t"], data["e"] == 1, competing=data["e"] == 2) is None
