@@ -26,8 +26,16 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from micromet.design import Design, design_matrix, levels_of, monotone_terms, term_name
-from micromet.errors import InputError, NotEstimableWarning
+from micromet.design import (
+    Conditioning,
+    Design,
+    conditioning,
+    design_matrix,
+    levels_of,
+    monotone_terms,
+    term_name,
+)
+from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
 from micromet.separation import monotone_direction
 from micromet.survival import diverging_terms, format_cox_table
 
@@ -707,6 +715,7 @@ class FineGrayResult:
     dropped: dict
     design: Design = field(repr=False)
     message: str = ""
+    conditioning: Conditioning | None = None  # scaled condition number and VIFs
 
     @property
     def pseudo_lrt(self) -> float:
@@ -831,6 +840,14 @@ def fine_gray(
         V = np.full((p, p), np.nan)
     se = np.sqrt(np.diag(V)) if p else np.zeros(0)
     coef = dict(zip(terms, res.coef))
+    try:
+        naive = np.linalg.solve(res.info, np.eye(p)) if p else np.zeros((0, 0))
+    except np.linalg.LinAlgError:
+        naive = np.full((p, p), np.inf)
+    cond = conditioning(naive, X[terms])
+    if cond.unstable:
+        warnings.warn(f"Fine-Gray, cause {cause}: " + cond.sentence("the Fine-Gray model"),
+                      UnstableWarning, stacklevel=2)
     table = _wald_table(list(des.all_terms), coef, dict(zip(terms, se)))
     # Breslow jumps of the baseline cumulative subdistribution hazard at the fitted coefficients
     r_parts = res.parts
@@ -860,6 +877,7 @@ def fine_gray(
         dropped=des.dropped,
         design=des,
         message=res.message,
+        conditioning=cond,
     )
 
 

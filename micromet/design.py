@@ -237,3 +237,69 @@ def monotone_terms(X: pd.DataFrame, event) -> dict[str, str]:
         elif n_out and e_out == 0:
             out[term] = f"not estimable: every event is among {term} (none in the other {n_out})"
     return out
+
+
+# ---- conditioning -----------------------------------------------------------------------------
+
+#: Above these a model's notes warn that its estimates are unstable. The scaled condition number
+#: is that of the information matrix scaled to unit diagonal (a correlation-like matrix of the
+#: estimates): 1 for orthogonal terms; Belsley, Kuh & Welsch call 30 "moderate to strong"
+#: dependence for the design's square root, so 1,000 here (= 30² roughly) for the information.
+#: A variance inflation factor above 10 is the usual rule for collinearity.
+CONDITION_THRESHOLD = 1_000.0
+VIF_THRESHOLD = 10.0
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """How well a fitted model's terms are separated from one another."""
+
+    scaled_condition_number: float
+    vif: dict[str, float]
+
+    @property
+    def unstable(self) -> bool:
+        return (self.scaled_condition_number > CONDITION_THRESHOLD
+                or any(v > VIF_THRESHOLD for v in self.vif.values()))
+
+    def sentence(self, model: str = "the model") -> str:
+        high = {t: v for t, v in self.vif.items() if v > VIF_THRESHOLD}
+        parts = [f"scaled condition number {self.scaled_condition_number:,.0f}"]
+        if high:
+            parts.append("variance inflation " + ", ".join(f"{t} {v:.0f}"
+                                                           for t, v in high.items()))
+        return (f"unstable: {model} is ill-conditioned ({'; '.join(parts)}; thresholds "
+                f"{CONDITION_THRESHOLD:,.0f} and {VIF_THRESHOLD:g}): its estimates may change "
+                "with small changes of the data or of the arithmetic")
+
+
+def conditioning(variance, X: pd.DataFrame) -> Conditioning:
+    """The scaled condition number of a model — that of the correlation matrix of its estimates
+    (``variance``, the model-based inverse information, scaled to unit diagonal) — and the
+    variance inflation factors of its design ``X`` (the diagonal of the inverse correlation
+    matrix of the columns)."""
+    info = np.asarray(variance, dtype=float)
+    terms = list(X.columns)
+    if info.size == 0 or len(terms) == 0 or not np.all(np.isfinite(info)):
+        return Conditioning(1.0 if info.size == 0 else float("inf"), {})
+    scale = np.sqrt(np.abs(np.diag(info)))
+    scale[scale == 0] = 1.0
+    scaled = info / np.outer(scale, scale)
+    eig = np.linalg.eigvalsh((scaled + scaled.T) / 2)
+    kappa = float(eig.max() / eig.min()) if eig.min() > 0 else float("inf")
+    vif: dict[str, float] = {}
+    if len(terms) == 1:
+        vif = {terms[0]: 1.0}
+    else:
+        values = X.to_numpy(dtype=float)
+        sd = values.std(axis=0)
+        if np.all(sd > 0):
+            corr = np.corrcoef(values, rowvar=False)
+            try:
+                # diag(R^-1) by Cholesky solves, not by inverting R
+                chol = np.linalg.cholesky(corr)
+                inv_diag = np.sum(np.linalg.solve(chol, np.eye(len(terms))) ** 2, axis=0)
+                vif = {t: float(v) for t, v in zip(terms, inv_diag, strict=True)}
+            except np.linalg.LinAlgError:
+                vif = {t: float("inf") for t in terms}
+    return Conditioning(kappa, vif)

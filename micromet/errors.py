@@ -43,3 +43,8 @@ class InputError(MicrometError, ValueError):
 
 class NotEstimableWarning(UserWarning):
     """A model term cannot be estimated (no events in a level, separation, aliasing)."""
+
+
+class UnstableWarning(UserWarning):
+    """A model's design is ill-conditioned: its estimates may move with rounding (micromet.design
+    conditioning: scaled condition number or variance inflation factors above their thresholds)."""

@@ -709,6 +709,15 @@ def versus_published(numbers: dict, published: dict | None, study: Study) -> pd.
 # ---- model tables -------------------------------------------------------------------------------
 
 
+def conditioning_record(fit) -> dict:
+    """The scaled condition number and VIFs of a fitted model, for results.json."""
+    cond = getattr(fit, "conditioning", None)
+    if cond is None:
+        return {}
+    return {"scaled_condition_number": cond.scaled_condition_number, "vif": dict(cond.vif),
+            "unstable": cond.unstable}
+
+
 def model_rows(table: pd.DataFrame, not_estimable: dict | None = None) -> dict[str, list]:
     """``{term: [hr, lower, upper, p]}`` of a model table (cox/fine_gray ``.table``); a term
     reported as not estimable is the text "not estimable", never numbers."""
@@ -732,7 +741,7 @@ def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str])
 
     ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
     notes)."""
-    from micromet.errors import NotEstimableWarning
+    from micromet.errors import NotEstimableWarning, UnstableWarning
 
     e = study.exposure.column
     candidates = [c for c in covariates if c != e] + [e]
@@ -763,6 +772,7 @@ def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str])
             warnings.simplefilter("always")
             multi = fit(data, chosen)
         notes += _warning_notes(caught, NotEstimableWarning)
+        notes += _warning_notes(caught, UnstableWarning)
     return uni, multi, chosen, notes
 
 
@@ -977,6 +987,7 @@ class SurvivalChapter:
     cox_vs_published: pd.DataFrame
     survival_table: pd.DataFrame
     ph_table: pd.DataFrame
+    median_table: pd.DataFrame
     at_risk: pd.DataFrame
     glue: dict
     headline: dict
@@ -1026,6 +1037,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     fu = followup(data, study)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     surv = survival.survival_at(km, horizons)
+    medians = survival.km_median(data, o.time, o.event, e)
     at_risk = survival.numbers_at_risk(data, o.time, o.event, e,
                                        times=[0, *horizons])
     ph = _ph_table(survival, multi, data, o)
@@ -1037,7 +1049,10 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "followup": fu, "univariable": model_rows(uni),
         "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
         if multi is not None else {},
+        "multivariable_conditioning": conditioning_record(multi),
         "multivariable_covariates": chosen,
+        "median": {str(r["group"]): [_plain(r["median"]), _plain(r["lower"]), _plain(r["upper"])]
+                   for _, r in medians.iterrows()},
         "survival_at": _records(surv),
     }
     n_shown = published_size(data, study)
@@ -1069,9 +1084,28 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         cox_table=format_models(uni, multi, data, study, covs),
         cox_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
         survival_table=surv_show, ph_table=ph,
+        median_table=_median_display(medians, study),
         at_risk=governance.mask_table(at_risk, min_cell=mc, real=real),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
     )
+
+
+def _median_display(medians: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Median survival (95% CI) per group, as ``print(survfit)``: "not reached" where the curve
+    (or a confidence limit) stays above one half; counts masked with a real source."""
+    from micromet.describe import EN_DASH
+
+    def months(v):
+        return "not reached" if not np.isfinite(v) else f"{v:g}"
+
+    rows = []
+    for _, r in medians.iterrows():
+        rows.append({"group": r["group"], "patients": int(r["n"]), "events": int(r["events"]),
+                     "median, months": months(r["median"]),
+                     "95% CI": f"{months(r['lower'])}{EN_DASH}{months(r['upper'])}"})
+    table = pd.DataFrame(rows).set_index("group")
+    return governance.mask_table(table, ["patients", "events"],
+                                 min_cell=study.governance.min_cell, real=not study.synthetic)
 
 
 def _ph_table(survival, multi, data, outcome) -> pd.DataFrame:
@@ -1140,6 +1174,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "univariable": model_rows(uni),
         "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
         if multi is not None else {},
+        "multivariable_conditioning": conditioning_record(multi),
         "multivariable_covariates": chosen,
         "cif_at": _records(at.reset_index(drop=isinstance(at.index, pd.RangeIndex)))
         if isinstance(at, pd.DataFrame) else [],

@@ -44,13 +44,22 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from micromet.design import Design, design_matrix, is_categorical, levels_of, monotone_terms
-from micromet.errors import InputError, NotEstimableWarning
+from micromet.design import (
+    Conditioning,
+    Design,
+    conditioning,
+    design_matrix,
+    is_categorical,
+    levels_of,
+    monotone_terms,
+)
+from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
 
 __all__ = [
     "CoxResult", "FollowUp", "LogrankResult", "PHTestResult", "UnivariableResult",
     "cox", "cox_table_data", "diverging_terms", "format_cox_table", "km", "logrank",
-    "median_followup", "multivariable", "numbers_at_risk", "ph_test", "separation_check",
+    "km_median", "median_followup", "multivariable", "numbers_at_risk", "ph_test",
+    "separation_check",
     "survival_at", "timefix", "univariable_screen",
 ]
 
@@ -633,6 +642,7 @@ class CoxResult:
     reference: dict[str, object] = field(default_factory=dict)
     covariates: list[str] = field(default_factory=list)
     naive_var: pd.DataFrame | None = None
+    conditioning: Conditioning | None = None  # scaled condition number and VIFs
     _model: dict | None = field(default=None, repr=False)  # sorted data for ph_test
 
     @property
@@ -763,6 +773,9 @@ def cox(
         naive, var = var, dfb.T @ dfb
     table = _coef_table(design.all_terms, terms, fit.beta, var, naive)
     var_df = pd.DataFrame(var, index=terms, columns=terms)
+    cond = conditioning(fit.var, design.X[terms])
+    if cond.unstable:
+        warnings.warn(cond.sentence("the Cox model"), UnstableWarning, stacklevel=2)
     return CoxResult(
         table=table,
         loglik=fit.loglik,
@@ -777,6 +790,7 @@ def cox(
         ties=ties,
         robust=bool(robust),
         covariate_of=dict(design.covariate_of),
+        conditioning=cond,
         reference=dict(design.reference),
         covariates=covariates,
         naive_var=None if naive is None else pd.DataFrame(naive, index=terms, columns=terms),
@@ -820,7 +834,32 @@ def _coef_table(all_terms, terms, beta, var, naive=None) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def _km_one(t, d):
+CONF_TYPES = ("log", "log-log", "plain")
+
+
+def _confidence(surv, sigma, conf_type):
+    """survfit's pointwise limits from S and the Greenwood se of log S (``std.err``)."""
+    if conf_type not in CONF_TYPES:
+        raise InputError(f"conf_type must be one of {', '.join(CONF_TYPES)}", value=conf_type)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        if conf_type == "log":
+            lower = np.where(surv > 0, surv * np.exp(-Z975 * sigma), np.nan)
+            upper = np.where(surv > 0, np.minimum(surv * np.exp(Z975 * sigma), 1.0), np.nan)
+        elif conf_type == "plain":
+            half = Z975 * sigma * surv
+            lower = np.clip(surv - half, 0.0, 1.0)
+            upper = np.clip(surv + half, 0.0, 1.0)
+        else:  # log-log: symmetric on log(-log S); S = 1 gives 1, S = 0 gives NaN
+            special = (surv == 0) | (surv == 1)
+            fill = np.where(surv == 0, np.nan, 1.0)
+            xx = np.where(special, 0.1, surv)
+            shift = Z975 * sigma / np.log(xx)
+            lower = np.where(special, fill, np.exp(-np.exp(np.log(-np.log(xx)) - shift)))
+            upper = np.where(special, fill, np.exp(-np.exp(np.log(-np.log(xx)) + shift)))
+    return lower, upper
+
+
+def _km_one(t, d, conf_type="log"):
     times, inv = np.unique(t, return_inverse=True)
     n_event = np.bincount(inv, weights=d, minlength=len(times))
     n_total = np.bincount(inv, minlength=len(times)).astype(float)
@@ -830,9 +869,8 @@ def _km_one(t, d):
     with np.errstate(divide="ignore", invalid="ignore"):
         inc = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
     sigma = np.sqrt(np.cumsum(inc))  # Greenwood se of log S (survfit's std.err)
+    lower, upper = _confidence(surv, sigma, conf_type)
     with np.errstate(invalid="ignore", over="ignore"):
-        lower = np.where(surv > 0, surv * np.exp(-Z975 * sigma), np.nan)
-        upper = np.where(surv > 0, np.minimum(surv * np.exp(Z975 * sigma), 1.0), np.nan)
         se = surv * sigma
     return pd.DataFrame(
         {
@@ -848,30 +886,69 @@ def _km_one(t, d):
     )
 
 
-def km(data, duration, event, group=None) -> pd.DataFrame:
-    """Kaplan-Meier table; = ``survfit(Surv(duration, event != 0) ~ group)``.
+def km(data, duration, event, group=None, *, conf_type: str = "log") -> pd.DataFrame:
+    """Kaplan-Meier table; = ``survfit(Surv(duration, event != 0) ~ group, conf.type=)``.
 
     One row per distinct time (per group): time, n_risk, n_event, n_censor, survival, se
     (Greenwood standard error of S, as ``summary.survfit`` prints ``std.err``), and the 95%
-    ``conf.type = "log"`` limits (survfit's default): ``S exp(-/+1.96 sigma)``, sigma the
-    Greenwood se of log S, the upper limit cut at 1; NaN where S = 0. With ``group`` the
-    first column is the group.
+    limits of ``conf_type``: "log" (survfit's default, ``S exp(-/+1.96 sigma)`` cut at 1, sigma
+    the Greenwood se of log S; NaN where S = 0), "log-log" (symmetric on log(-log S)) or
+    "plain" (``S -/+ 1.96 S sigma`` within [0, 1]). With ``group`` the first column is the group.
     """
     _require_columns(data, [duration, event, group])
     t = timefix(_durations(data, duration))
     d = _events(data, event)
     if group is None:
-        return _km_one(t, d)
+        return _km_one(t, d, conf_type)
     g, levels = _codes(_labels_column(data, group, "group"))
     parts = []
     for i, lv in enumerate(levels):
-        part = _km_one(t[g == i], d[g == i])
+        part = _km_one(t[g == i], d[g == i], conf_type)
         part.insert(0, "group", lv)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out.attrs["group"] = group
     out.attrs["levels"] = levels
     return out
+
+
+def km_median(data, duration, event, group=None, *, conf_type: str = "log") -> pd.DataFrame:
+    """Median survival with its 95% confidence interval, per group; = ``print(survfit(...))``.
+
+    Columns n, events, median, lower, upper (NaN: "not reached"). The median is the first time
+    at which S falls to 0.5 or below; where S equals 0.5 exactly over an interval, the midpoint
+    of that interval (survfit's rule). The limits are the same quantities of the lower and upper
+    confidence curves (``conf_type`` as in :func:`km`)."""
+    table = km(data, duration, event, group, conf_type=conf_type)
+    pieces = ([(g, table[table["group"] == g]) for g in table.attrs.get("levels", [])]
+              if group is not None else [(None, table)])
+    rows = []
+    for g, tab in pieces:
+        times = tab["time"].to_numpy(dtype=float)
+        row = {} if g is None else {"group": g}
+        row.update(n=int(tab["n_risk"].iloc[0]) if len(tab) else 0,
+                   events=int(tab["n_event"].sum()),
+                   median=_quantile_time(times, tab["survival"].to_numpy(dtype=float)),
+                   lower=_quantile_time(times, tab["lower"].to_numpy(dtype=float)),
+                   upper=_quantile_time(times, tab["upper"].to_numpy(dtype=float)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _quantile_time(times, curve, p: float = 0.5) -> float:
+    """First time the step curve reaches ``p`` or below; the midpoint to the next step where it
+    sits exactly at ``p`` (within survfit's tolerance); NaN if never."""
+    tol = np.sqrt(np.finfo(float).eps)
+    curve = np.where(np.isnan(curve), np.inf, curve)  # no limit: the curve has not reached p
+    below = np.flatnonzero(curve <= p + tol)
+    if len(below) == 0:
+        return float("nan")
+    k = below[0]
+    if abs(curve[k] - p) < tol:
+        later = np.flatnonzero((np.arange(len(curve)) > k) & (curve < curve[k] - tol))
+        if len(later):
+            return float((times[k] + times[later[0]]) / 2)
+    return float(times[k])
 
 
 def survival_at(km_table: pd.DataFrame, times=(12, 36, 60)) -> pd.DataFrame:

@@ -92,3 +92,38 @@ def test_ordinary_data_have_no_monotone_direction(seed):
     X = design_matrix(data, ["x", "g", "b"]).X
     assert monotone_direction(X, data["t"], data["e"] != 0) is None
     assert monotone_direction(X, data["t"], data["e"] == 1, competing=data["e"] == 2) is None
+
+
+def test_conditioning_flags_collinear_designs_and_passes_orthogonal_ones():
+    from micromet.design import VIF_THRESHOLD, conditioning
+
+    rng = np.random.default_rng(7)
+    n = 500
+    a = rng.normal(size=n)
+    X = pd.DataFrame({"a": a, "b": a + rng.normal(scale=0.01, size=n), "c": rng.normal(size=n)})
+    var = np.linalg.inv(X.T @ X / n)
+    cond = conditioning(var, X)
+    assert cond.unstable and cond.vif["a"] > VIF_THRESHOLD and cond.vif["c"] < 1.1
+    assert cond.scaled_condition_number > 1_000
+    assert "unstable" in cond.sentence() and "a " in cond.sentence()
+    # VIF = 1 / (1 - R^2) of each column on the others, by least squares
+    others = np.column_stack([np.ones(n), X["b"], X["c"]])
+    resid = X["a"] - others @ np.linalg.lstsq(others, X["a"], rcond=None)[0]
+    r2 = 1 - resid.var() / X["a"].var()
+    assert cond.vif["a"] == pytest.approx(1 / (1 - r2), rel=1e-8)
+    Y = pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n)})
+    ok = conditioning(np.linalg.inv(Y.T @ Y / n), Y)
+    assert not ok.unstable and ok.scaled_condition_number < 1.5
+
+
+def test_an_unstable_model_says_so_in_a_warning():
+    from micromet.errors import UnstableWarning
+
+    rng = np.random.default_rng(8)
+    n = 400
+    x = rng.normal(size=n)
+    data = pd.DataFrame({"t": rng.exponential(10, n), "e": rng.integers(0, 2, n), "x": x,
+                         "x_noisy": x + rng.normal(scale=0.005, size=n)})
+    with pytest.warns(UnstableWarning, match="ill-conditioned"):
+        fit = cox(data, "t", "e", ["x", "x_noisy"])
+    assert fit.conditioning.unstable

@@ -33,6 +33,13 @@ mm.headline(os_result.headline)
 mm.km_figure(os_result);
 
 # %% [markdown]
+# Median survival with its 95% confidence interval (R's `print(survfit)`; "not reached" while the
+# curve stays above one half), by group:
+
+# %% tags=["nbval-ignore-output"]
+os_result.median_table
+
+# %% [markdown]
 # Survival at fixed times, by group:
 
 # %% tags=["nbval-ignore-output"]
