@@ -7,6 +7,7 @@ an output (a study's output, a cached synthetic extract) would stay unreadable b
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -27,3 +28,12 @@ def output_temp_dir(parent: str | Path, prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     os.chmod(path, default_dir_mode())
     return path
+
+
+def sha256_of(path: str | Path) -> str:
+    """The SHA-256 of a file, in hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

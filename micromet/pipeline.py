@@ -55,13 +55,9 @@ def show_notice(study: Study) -> None:
 
 def file_sha256(path) -> str:
     """The SHA-256 of a file, in hex: which export was analysed, without saying where it is."""
-    import hashlib
+    from micromet.files import sha256_of
 
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_of(path)
 
 
 def parameters_table(study: Study) -> pd.DataFrame:

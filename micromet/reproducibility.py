@@ -21,12 +21,13 @@ from the command line, and exits 1 when anything differs beyond its tolerance.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from micromet.files import sha256_of
 
 NOT_ESTIMABLE = "not estimable"
 
@@ -169,17 +170,9 @@ def byte_differences(first: str | Path, second: str | Path) -> list[str]:
             out.append(f"{name}: only in {first}")
         elif name not in files_a:
             out.append(f"{name}: only in {second}")
-        elif _sha256(files_a[name]) != _sha256(files_b[name]):
+        elif sha256_of(files_a[name]) != sha256_of(files_b[name]):
             out.append(f"{name}: contents differ")
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _short(value) -> str:
