@@ -805,6 +805,34 @@ def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
                         columns=cols)
 
 
+ARTEFACT = "the paper's value is an artefact"
+ARTEFACT_NOTE = ("The paper's hazard ratios beyond e^5 (about 148, or below 1/148), such as "
+                 "{terms}, are not estimates: they are what a Cox or Fine-Gray fit prints when "
+                 "the likelihood rises without bound (monotone likelihood, separation), the "
+                 "artefact this book reports as not estimable.")
+
+
+def published_artefacts(published: dict | None) -> list[str]:
+    """``model: term`` of the paper's estimates with |log HR| > 5 (or an infinite limit)."""
+    out = []
+    for model, rows in (published or {}).items():
+        if model not in ("univariable", "multivariable") or not isinstance(rows, dict):
+            continue
+        for term, row in rows.items():
+            if isinstance(row, list) and _is_artefact(row):
+                out.append(f"{term} ({model}, {row[0]:.3g})")
+    return out
+
+
+def _is_artefact(row) -> bool:
+    hr = row[0] if row else None
+    upper = row[2] if len(row) > 2 else None
+    if not isinstance(hr, (int, float)) or hr <= 0:
+        return False
+    infinite = isinstance(upper, float) and math.isinf(upper)
+    return abs(math.log(hr)) > 5 or infinite
+
+
 def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.DataFrame:
     """Reproduced vs published HR, CI and p, by term and model, with the differences.
 
@@ -831,9 +859,10 @@ def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.
                     continue
                 o = float(ours[stat]) if ours is not None else None
                 t = theirs[j] if theirs is not None else None
+                artefact = isinstance(theirs, list) and _is_artefact(theirs)
                 rows.append({"model": model, "term": term, "statistic": stat,
                              "reproduced": o, "published": t,
-                             "difference": _difference(o, t)})
+                             "difference": ARTEFACT if artefact else _difference(o, t)})
     return pretty(pd.DataFrame(rows, dtype=object).set_index(["model", "term", "statistic"]))
 
 
@@ -1030,6 +1059,9 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
 
     uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
     notes = list(dict.fromkeys(notes))
+    artefacts = published_artefacts(study.published.get(outcome))
+    if artefacts:
+        notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
     fu = followup(data, study)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     surv = survival.survival_at(km, horizons)
@@ -1160,6 +1192,9 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
 
     uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
     notes = list(dict.fromkeys(notes))
+    artefacts = published_artefacts(study.published.get(outcome))
+    if artefacts:
+        notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
     ev = pd.to_numeric(data[o.event])
     n_cause = int((ev == cause).sum())
     n_comp = int(ev.isin(o.competing).sum())
