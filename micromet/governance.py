@@ -343,9 +343,11 @@ def table_equations(counts: dict, n: list) -> tuple[dict, list[dict]]:
 _NOT_COUNTS = frozenset({"df", "ratio", "cause", "seed", "min_cell", "time"})
 
 
-def mask_leaves(obj, *, min_cell: int = 11, key: str | None = None):
+def mask_leaves(obj, *, min_cell: int = 11, real: bool = True, key: str | None = None):
     """Every count (an integer that is not a degree of freedom, ratio, cause code, seed or time)
-    of a nested summary masked when small: what a summary publishes of a real source."""
+    of a nested summary or headline masked when small: what a real source may publish."""
+    if not real:
+        return obj
     if isinstance(obj, dict):
         return {k: mask_leaves(v, min_cell=min_cell, key=str(k)) for k, v in obj.items()}
     if isinstance(obj, list):

@@ -26,6 +26,7 @@ import pandas as pd
 
 from micromet import governance
 from micromet.errors import InputError
+from micromet.files import sha256_of
 from micromet.study import Study, load_study
 
 DATA_DIR = "data"
@@ -53,13 +54,6 @@ def show_notice(study: Study) -> None:
                                             min_cell=study.governance.min_cell)))
 
 
-def file_sha256(path) -> str:
-    """The SHA-256 of a file, in hex: which export was analysed, without saying where it is."""
-    from micromet.files import sha256_of
-
-    return sha256_of(path)
-
-
 def parameters_table(study: Study) -> pd.DataFrame:
     """The parameters of this run (the study file with its overrides), for readers: the
     injected-parameters cell itself is hidden from the book."""
@@ -70,7 +64,7 @@ def parameters_table(study: Study) -> pd.DataFrame:
     else:  # a real export: its name and fingerprint, never where it lives on this machine
         rows = [("study file", Path(study.file).name if study.file else ""),
                 ("data file", Path(study.source).name),
-                ("data file sha256", file_sha256(study.source))]
+                ("data file sha256", sha256_of(study.source))]
     if c is not None:
         rows += [("years of diagnosis", "-".join(map(str, c.years)) if c.years else "all"),
                  ("criteria, in order", "; ".join(str(k.get("name")) for k in c.criteria)),
@@ -409,12 +403,12 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     for record in published_summary["flow"]:
         per_group = {lv: record.get(f"remaining[{lv}]") for lv in levels}
         head[f"after '{record['step']}'"] = per_group
-    head = {k: _mask_nested(v, mc, real) for k, v in head.items()}
+    head = {k: governance.mask_leaves(v, min_cell=mc, real=real) for k, v in head.items()}
     head["Table 1 p"] = {var: _r(vals["p"], 3) for kind in ("continuous", "categorical")
                          for var, vals in tests[kind].items() if vals["p"] is not None}
     head["follow-up median (IQR), max"] = f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), " \
                                           f"{fu['max']:g}"
-    if withheld and SUPPRESSED_USED(withheld):
+    if withheld and _uses_suppression(withheld):
         notes.append(governance.SUPPRESSED_NOTE.format(min_cell=mc))
     show = _flow_display(flow_pub, levels)
     return CohortChapter(
@@ -449,7 +443,7 @@ def _shown(value, study: Study) -> str:
     return value if isinstance(value, str) else fmt_count(value, study)
 
 
-def SUPPRESSED_USED(withheld: dict) -> bool:  # noqa: N802 - reads as a constant test
+def _uses_suppression(withheld: dict) -> bool:
     return governance.SUPPRESSED in withheld.values()
 
 
@@ -564,12 +558,6 @@ def _plain(value):
     return value
 
 
-def _mask_nested(value, min_cell, real):
-    if isinstance(value, dict):
-        return {k: _mask_nested(v, min_cell, real) for k, v in value.items()}
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return governance.mask_count(int(value), min_cell=min_cell, real=real)
-    return value
 
 
 def followup(data: pd.DataFrame, study: Study) -> dict:
@@ -950,7 +938,7 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
     numbers_pub, table = _apply_to_table(numbers, table, withheld, levels, study)
     published_summary = dict(summary, table2=numbers_pub,
                              matched={lv: numbers_pub["n"][j] for j, lv in enumerate(levels)})
-    if SUPPRESSED_USED(withheld):
+    if _uses_suppression(withheld):
         notes.append(governance.SUPPRESSED_NOTE.format(min_cell=mc))
     save_summary(summary, output_dir, "matching", study, published=published_summary)
     caliper_text = ("none" if m.caliper is None else
@@ -966,8 +954,9 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
         "max_smd_after": f"{max_after:.3f}",
     }
     head = {
-        "matched": _mask_nested(published_summary["matched"], mc, real),
-        "unmatched exposed": _mask_nested(len(res.unmatched_treated), mc, real),
+        "matched": governance.mask_leaves(published_summary["matched"], min_cell=mc, real=real),
+        "unmatched exposed": governance.mask_leaves(len(res.unmatched_treated), min_cell=mc,
+                                                    real=real),
         "caliper (distance scale)": None if res.caliper is None else round(res.caliper, 4),
         "max |SMD| before": _r(max_before, 3),
         "max |SMD| after": _r(max_after, 3),
@@ -1096,7 +1085,8 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "hr_multi": _hr_text(multi.table if multi is not None else None, term),
     }
     head = {
-        "n": _mask_nested(n_shown, mc, real), "deaths": _mask_nested(events, mc, real),
+        "n": governance.mask_leaves(n_shown, min_cell=mc, real=real),
+        "deaths": governance.mask_leaves(events, min_cell=mc, real=real),
         "log-rank p": _r(lr.p_value, 3),
         "follow-up median (IQR), max": f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), "
                                        f"{fu['max']:g}",
@@ -1221,8 +1211,8 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "shr_multi": _hr_text(multi.table if multi is not None else None, term),
     }
     head = {
-        "events of interest": _mask_nested(n_cause, mc, real),
-        "competing events": _mask_nested(n_comp, mc, real),
+        "events of interest": governance.mask_leaves(n_cause, min_cell=mc, real=real),
+        "competing events": governance.mask_leaves(n_comp, min_cell=mc, real=real),
         "Gray p": _r(gray.p_value, 3),
         "sHR univariable": glue["shr_uni"],
         "sHR multivariable": glue["shr_multi"],

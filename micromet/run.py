@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 from micromet.errors import InputError, MicrometError
-from micromet.files import output_temp_dir
+from micromet.files import output_temp_dir, sha256_of
 from micromet.kernels import ChapterKernelManager, stop_all
 from micromet.outputs import check_output, output_lock, write_marker
 from micromet.study import NOTEBOOKS_DIR, REPO_ROOT, Study, load_study
@@ -209,10 +209,8 @@ def collect_results(output_dir: str | Path, study: Study | None = None) -> dict:
         if study.synthetic:
             results["study"].update(source=study.source, seed=study.seed)
         else:  # the export's name and fingerprint, not its path on this machine
-            from micromet.pipeline import file_sha256
-
             results["study"].update(source=Path(study.source).name,
-                                    source_sha256=file_sha256(study.source))
+                                    source_sha256=sha256_of(study.source))
     for path in sorted(folder.glob("*.json")) if folder.exists() else []:
         results[path.stem] = json.loads(path.read_text(encoding="utf-8"))
     return round_floats(results)

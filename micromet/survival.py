@@ -54,6 +54,7 @@ from micromet.design import (
     monotone_terms,
 )
 from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
+from micromet.separation import monotone_direction
 
 __all__ = [
     "CoxResult", "FollowUp", "LogrankResult", "PHTestResult", "UnivariableResult",
@@ -725,8 +726,6 @@ def cox(
     not_est = separation_check(design.X, d, time=t, strata=s)
     terms = [c for c in design.terms if c not in not_est]
     # separation by a combination of terms (LP on the risk sets)
-    from micromet.separation import monotone_direction
-
     for _ in range(len(terms)):
         found = monotone_direction(design.X[terms], t, d != 0, strata=s)
         if found is None:
