@@ -34,9 +34,10 @@ from micromet.design import (
     levels_of,
     monotone_terms,
     term_name,
+    term_words,
 )
 from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
-from micromet.separation import monotone_direction
+from micromet.separation import leave_out_covariates, monotone_direction
 from micromet.survival import diverging_terms, format_cox_table
 
 __all__ = [
@@ -767,6 +768,14 @@ def _diverging(terms: list, res: _Fit, Z: np.ndarray) -> dict:
     return diverging_terms(terms, res.coef, res.score, inv, converged=True, spread=spread)
 
 
+def _by_reason(not_est: dict) -> dict[str, list[str]]:
+    """Terms grouped by their (shared) reason, so that one reason is said once."""
+    out: dict[str, list[str]] = {}
+    for term, why in not_est.items():
+        out.setdefault(why, []).append(term)
+    return out
+
+
 def fine_gray(
     data: pd.DataFrame,
     duration: str,
@@ -778,6 +787,9 @@ def fine_gray(
     maxiter: int = 10,
     init=None,
     variance: bool = True,
+    on_separation: str = "report",
+    labels: dict | None = None,
+    event_name: str | None = None,
 ) -> FineGrayResult:
     """Fine-Gray proportional subdistribution hazards model, agreeing with ``cmprsk::crr``.
 
@@ -787,8 +799,16 @@ def fine_gray(
     (categorical columns expanded to ``col[level]``; constant or aliased terms dropped and reported
     in ``dropped``). Binary terms whose level has no event of ``cause`` (or all of them), and terms
     whose coefficient runs off to infinity, are reported as "not estimable: ..." (NaN row, message
-    in ``not_estimable``, a ``NotEstimableWarning``) and the model is fitted without them.
+    in ``not_estimable``, a ``NotEstimableWarning``) and the model is fitted without them;
+    separation by a combination of terms is found before fitting by linear programming on crr's
+    risk sets (:mod:`micromet.separation`). ``on_separation="drop"`` leaves the covariates
+    involved out altogether, as :func:`micromet.survival.cox` does ("firth" is for Cox models
+    only: there is no Firth-penalized Fine-Gray model in R to agree with). ``labels`` and
+    ``event_name`` word the messages.
     """
+    if on_separation not in ("report", "drop"):
+        raise InputError(f"on_separation must be 'report' or 'drop' for a Fine-Gray model, not "
+                         f"{on_separation!r} (Firth's correction is for Cox models)")
     t = _times(data, duration)
     e = _events(data, event)
     cause = int(cause)
@@ -796,16 +816,21 @@ def fine_gray(
         raise InputError(f"no events of cause {cause} in the data", column=event)
     des = design_matrix(data, list(covariates))
     X = des.X
-    not_est = monotone_terms(X, e == cause)
+    not_est = monotone_terms(X, e == cause, event_name=event_name or f"events of cause {cause}",
+                             words=term_words(des, labels))
     terms = [c for c in X.columns if c not in not_est]
     # separation by a combination of terms, on crr's subdistribution risk sets (LP)
     for _ in range(len(terms)):
         found = monotone_direction(X[terms], t, e == cause, competing=(e != cause) & (e != 0))
         if found is None:
             break
-        why = found.sentence(f"events of cause {cause}")
+        why = found.sentence(event_name or f"events of cause {cause}",
+                             data=data[[c for c in covariates if c in data.columns]],
+                             covariate_of=des.covariate_of, labels=labels)
         not_est.update({tm: why for tm in found.terms})
         terms = [c for c in terms if c not in found.terms]
+    if not_est and on_separation == "drop":
+        not_est, terms = leave_out_covariates(not_est, des, labels)
     order = np.argsort(t, kind="stable")
     eps = np.where(e == cause, 1, np.where(e == 0, 0, 2))[order]
     ts = t[order]
@@ -824,9 +849,12 @@ def fine_gray(
             break
         not_est.update(run_off)
         terms = [tm for tm in terms if tm not in run_off]
+        if on_separation == "drop":
+            not_est, terms = leave_out_covariates(not_est, des, labels)
         D, res = fit(terms)
-    for tm, why in not_est.items():
-        warnings.warn(f"Fine-Gray, cause {cause}: {tm}: {why}", NotEstimableWarning, stacklevel=2)
+    for why, tms in _by_reason(not_est).items():
+        warnings.warn(f"Fine-Gray, cause {cause}: {', '.join(tms)}: {why}", NotEstimableWarning,
+                      stacklevel=2)
     if not res.converged:
         warnings.warn(f"Fine-Gray, cause {cause}: {res.message}", RuntimeWarning, stacklevel=2)
 

@@ -216,14 +216,18 @@ def design_matrix(
     )
 
 
-def monotone_terms(X: pd.DataFrame, event) -> dict[str, str]:
+def monotone_terms(X: pd.DataFrame, event, *, event_name: str = "events",
+                   words: dict[str, str] | None = None) -> dict[str, str]:
     """Binary (0/1) terms whose likelihood is monotone: no events in the level, or all of them.
 
-    Returns term -> a reader's message such as ``"not estimable: no events among her2[Positive]
-    (n = 12)"``. Cox and Fine-Gray estimates for such a term diverge (R prints HRs like 5e5 with
-    CI 0-Inf); callers report them as not estimable instead.
+    Returns term -> a reader's message such as ``"not estimable: no events among patients with
+    her2[Positive] (n = 12)"``; ``words`` names a term in words ("HER2 status Positive", see
+    :func:`term_words`) and ``event_name`` the events ("deaths"). Cox and Fine-Gray estimates
+    for such a term diverge (R prints HRs like 5e5 with CI 0-Inf); callers report them as not
+    estimable instead.
     """
     ev = np.asarray(event, dtype=bool)
+    words = words or {}
     out: dict[str, str] = {}
     for term in X.columns:
         x = X[term].to_numpy()
@@ -232,10 +236,28 @@ def monotone_terms(X: pd.DataFrame, event) -> dict[str, str]:
         inside = x == 1
         n_in, n_out = int(inside.sum()), int((~inside).sum())
         e_in, e_out = int(ev[inside].sum()), int(ev[~inside].sum())
+        said = words.get(term, term)
         if n_in and e_in == 0:
-            out[term] = f"not estimable: no events among {term} (n = {n_in})"
+            out[term] = f"not estimable: no {event_name} among patients with {said} (n = {n_in:,})"
         elif n_out and e_out == 0:
-            out[term] = f"not estimable: every event is among {term} (none in the other {n_out})"
+            out[term] = (f"not estimable: all {event_name} are among patients with {said} "
+                         f"(none among the other {n_out:,} patients)")
+    return out
+
+
+def term_words(design: Design, labels: dict | None = None) -> dict[str, str]:
+    """Each term of ``design`` in words: ``er[Positive]`` -> "ER status Positive" (with
+    ``labels`` = covariate -> name), a numeric term -> its covariate's name; a term whose
+    covariate has no label stays as it is."""
+    labels = labels or {}
+    out = {}
+    for term in design.all_terms:
+        cov = design.covariate_of.get(term, term)
+        if cov not in labels:
+            out[term] = term
+            continue
+        name = labels[cov]
+        out[term] = f"{name} {term[len(cov) + 1:-1]}" if term.startswith(cov + "[") else name
     return out
 
 

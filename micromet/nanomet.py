@@ -108,7 +108,9 @@ def pairwise_comparisons(data: pd.DataFrame, study: Study) -> tuple[pd.DataFrame
     shown, numbers = [], {}
     for exposed, reference in study.comparisons:
         d = two_groups(data, e.column, exposed, reference)
-        fit = survival.cox(d, o.time, o.event, [e.column], ties=study.models.ties)
+        fit = survival.cox(d, o.time, o.event, [e.column], ties=study.models.ties,
+                           on_separation=study.models.on_separation, labels=study.labels,
+                           event_name="events")
         lr = survival.logrank(d, o.time, o.event, e.column)
         r = fit.table.loc[f"{e.column}[{exposed}]"]
         name = f"{exposed} vs {reference}"
@@ -128,7 +130,8 @@ def grouped_model(data: pd.DataFrame, study: Study) -> survival.CoxResult:
     regrouped exposure of ``grouped_model`` (pN0(i+) and pN1mi together) and its covariates."""
     gm, o = study.grouped_model, any_event_outcome(study)
     return survival.cox(data, o.time, o.event, [gm["column"], *gm["covariates"]],
-                        ties=study.models.ties)
+                        ties=study.models.ties, on_separation=study.models.on_separation,
+                        labels=study.labels, event_name="events")
 
 
 def grouped_term(study: Study) -> str:

@@ -1044,7 +1044,9 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
 
     def fit(d, c):
         return survival.cox(d, o.time, o.event, c, ties=study.models.ties,
-                            cluster=study.models.cluster)
+                            cluster=study.models.cluster,
+                            on_separation=study.models.on_separation, labels=study.labels,
+                            event_name="deaths")
 
     uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
     notes = list(dict.fromkeys(notes))
@@ -1130,6 +1132,9 @@ def _ph_table(survival, multi, data, outcome) -> pd.DataFrame:
     ph_test = getattr(survival, "ph_test", None)
     if ph_test is None or multi is None:
         return pd.DataFrame({"note": ["proportional-hazards test not available"]})
+    if getattr(multi, "_model", None) is None:  # Firth's penalized fit: no cox.zph analogue
+        return pd.DataFrame({"note": ["proportional-hazards test not available for Firth's "
+                                      "penalized fit"]})
     try:
         res = ph_test(multi, data, outcome.time, outcome.event)
     except TypeError:
@@ -1177,11 +1182,22 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     at = competing.timepoints(ci, horizons)
 
+    cause_name = (o.cause_labels or {}).get(cause) or (o.cause_labels or {}).get(str(cause))
+    on_separation = "report" if study.models.on_separation == "firth" else \
+        study.models.on_separation
+
     def fit(d, c):
-        return competing.fine_gray(d, o.time, o.event, c, cause=cause)
+        return competing.fine_gray(d, o.time, o.event, c, cause=cause,
+                                   on_separation=on_separation, labels=study.labels,
+                                   event_name=f"{cause_name} deaths" if cause_name else None)
 
     uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
     notes = list(dict.fromkeys(notes))
+    if study.models.on_separation == "firth" and (
+            getattr(multi, "not_estimable", None) or uni.attrs.get("not_estimable")):
+        notes.append("Firth's correction (models.on_separation: firth) is available for Cox "
+                     "models only; in the Fine-Gray models the terms that cannot be estimated "
+                     "are reported as such.")
     artefacts = published_artefacts(study.published.get(outcome))
     if artefacts:
         notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))

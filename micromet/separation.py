@@ -23,7 +23,7 @@ says which was run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,8 +42,24 @@ class Monotone:
     n_low: int  # patients whose linear predictor along d lies below every event's
     events_low: int  # events among them (0 by construction)
     binary: bool = True  # every term involved is a 0/1 indicator
+    low: np.ndarray | None = field(default=None, repr=False)  # rows of those patients (mask)
 
-    def sentence(self, event_name: str = "events") -> str:
+    def sentence(self, event_name: str = "events", *, data: pd.DataFrame | None = None,
+                 covariate_of: dict | None = None, labels: dict | None = None) -> str:
+        """Why the terms are not estimable, in words.
+
+        With ``data`` (the rows given to :func:`monotone_direction`, with the model's
+        covariates) the patients the direction singles out are named by what they share
+        ("no breast-cancer deaths among patients with ER status Negative and PR status Positive
+        (n = 3): ER status and Breast subtype cannot be estimated together"); ``covariate_of``
+        maps terms to covariates and ``labels`` covariates to readable names."""
+        if data is not None and self.low is not None and self.n_low and self.binary:
+            said = _pattern(data, self.low, labels or {})
+            if said:
+                return (f"not estimable: no {event_name} among patients with {said} "
+                        f"(n = {self.n_low:,}): {_covariates(self.terms, covariate_of, labels)} "
+                        f"cannot be estimated together (the likelihood rises without bound "
+                        f"along their combination; found by {self.test})")
         combo = ", ".join(self.terms[:-1]) + (" and " if len(self.terms) > 1 else "") + \
             self.terms[-1]
         together = "cannot be estimated together" if len(self.terms) > 1 else \
@@ -57,6 +73,44 @@ class Monotone:
                 f"{_describe(self.direction)}: {combo} {together} (the "
                 f"likelihood rises without bound along their combination; found by "
                 f"{self.test})")
+
+
+def _pattern(data: pd.DataFrame, low: np.ndarray, labels: dict) -> str:
+    """What the rows ``low`` share and the others do not: the categorical columns constant on
+    them ("ER status Negative and PR status Positive"), in column order."""
+    parts = []
+    rows = data.loc[low]
+    for col in data.columns:
+        values = rows[col]
+        if pd.api.types.is_numeric_dtype(values) and not isinstance(
+                values.dtype, pd.CategoricalDtype) and values.nunique() > 2:
+            continue
+        if len(values) == 0 or values.isna().any() or values.nunique() != 1:
+            continue
+        level = values.iloc[0]
+        if (data[col] == level).all():
+            continue
+        parts.append(f"{labels.get(col, col)} {level}")
+    return " and ".join(parts)
+
+
+def _covariates(terms, covariate_of, labels) -> str:
+    """The covariates of ``terms`` in words: "ER status and Breast subtype (HR-/HER2+,
+    HR-/HER2-)" (levels named when only some of a covariate's terms are involved)."""
+    covariate_of = covariate_of or {}
+    labels = labels or {}
+    groups: dict[str, list[str]] = {}
+    for term in terms:
+        cov = covariate_of.get(term, term)
+        level = term[len(cov) + 1:-1] if term.startswith(cov + "[") else None
+        groups.setdefault(cov, [])
+        if level:
+            groups[cov].append(level)
+    said = []
+    for cov, levels in groups.items():
+        name = labels.get(cov, cov)
+        said.append(f"{name} ({', '.join(levels)})" if len(levels) > 1 else name)
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def _describe(direction: dict[str, float]) -> str:
@@ -117,7 +171,7 @@ def monotone_direction(X: pd.DataFrame, time, event, *, competing=None, strata=N
     return Monotone(terms=terms, direction={X.columns[columns[j]]: float(d[j])
                                             for j in range(k) if d[j] != 0},
                     test=test, n_low=int(low.sum()), events_low=int((low & ev).sum()),
-                    binary=all(binary[columns[j]] for j in range(k) if d[j] != 0))
+                    binary=all(binary[columns[j]] for j in range(k) if d[j] != 0), low=low)
 
 
 def _solve(A: np.ndarray, free: list[int]) -> np.ndarray | None:
@@ -159,3 +213,22 @@ def _constraints(values, t, ev, comp, s, limit):
             if len(present):
                 rows.append(patterns[q] - patterns[present])
     return np.vstack(rows) if rows else np.zeros((0, values.shape[1]))
+
+
+def leave_out_covariates(not_est: dict, design, labels: dict | None = None):
+    """``on_separation="drop"`` (Cox and Fine-Gray): every term of a covariate with a
+    non-estimable term is left out, so that no level is silently merged into the reference.
+    Returns (not_estimable, terms still in the model)."""
+    labels = labels or {}
+    out = dict(not_est)
+    gone = {design.covariate_of.get(t, t) for t in not_est}
+    for cov in gone:
+        for term in design.all_terms:
+            if design.covariate_of.get(term, term) == cov and term not in out:
+                out[term] = (f"not estimable: {labels.get(cov, cov)} was left out of the model "
+                             f"because another of its terms cannot be estimated")
+    names = ", ".join(labels.get(c, c) for c in sorted(gone))
+    for term, why in list(out.items()):
+        if design.covariate_of.get(term, term) in gone and "left out" not in why:
+            out[term] = f"{why}; {names} left out of the model (on_separation: drop)"
+    return out, [t for t in design.terms if t not in out]

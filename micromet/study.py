@@ -101,6 +101,9 @@ class Models:
     force_exposure: bool = True  # the exposure always enters the multivariable model
     cluster: str | None = None  # None, or "subclass" for matched-set robust variances
     horizon_months: list[float] = field(default_factory=list)  # times for survival_at / CIF
+    # monotone likelihood (separation): "report" the terms not estimable and fit the rest,
+    # "drop" the covariates involved, or "firth" (Cox models: Firth's penalized likelihood)
+    on_separation: str = "report"
 
 
 @dataclass(frozen=True)
@@ -425,6 +428,7 @@ _CHOICES = {
     "matching.distance": ("linear_logit", "logit"),
     "models.ties": ("efron", "breslow"),
     "models.selection": ("univariable_p", "all", "none"),
+    "models.on_separation": ("report", "drop", "firth"),
 }
 
 

@@ -52,9 +52,10 @@ from micromet.design import (
     is_categorical,
     levels_of,
     monotone_terms,
+    term_words,
 )
 from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
-from micromet.separation import monotone_direction
+from micromet.separation import leave_out_covariates, monotone_direction
 
 __all__ = [
     "CoxResult", "FollowUp", "LogrankResult", "PHTestResult", "UnivariableResult",
@@ -528,7 +529,8 @@ def _score_residuals(rs: _RiskSets, X: np.ndarray, beta: np.ndarray) -> np.ndarr
 # --------------------------------------------------------------------------------------------
 
 
-def separation_check(X: pd.DataFrame, event, time=None, strata=None) -> dict[str, str]:
+def separation_check(X: pd.DataFrame, event, time=None, strata=None, *,
+                     event_name: str = "events", words: dict | None = None) -> dict[str, str]:
     """Terms whose partial likelihood is monotone (the estimate runs off to +/- infinity).
 
     * Binary terms: no events in the level, or every event in it (``design.monotone_terms``).
@@ -541,7 +543,7 @@ def separation_check(X: pd.DataFrame, event, time=None, strata=None) -> dict[str
     after its fit for separation that only a combination of terms produces.
     """
     ev = np.asarray(event, dtype=float) != 0
-    out = monotone_terms(X, ev)
+    out = monotone_terms(X, ev, event_name=event_name, words=words)
     if time is None or not ev.any():
         return out
     t = np.asarray(time, dtype=float)
@@ -699,18 +701,37 @@ def cox(
     strata: str | None = None,
     weights: str | None = None,
     robust: bool | None = None,
-) -> CoxResult:
+    on_separation: str = "report",
+    labels: dict | None = None,
+    event_name: str = "events",
+):
     """Cox proportional hazards model; = ``coxph(Surv(duration, event != 0) ~ covariates +
     strata(strata), weights = weights, cluster = cluster, ties = ties)``.
 
     ``robust`` defaults as in coxph: on when ``cluster`` is given or the weights are not all
-    integers; without ``cluster`` the robust clusters are the rows. Terms whose likelihood is
-    monotone (a level without events, a term that separates the events) are reported in
-    ``not_estimable`` (and a :class:`NotEstimableWarning`) and the other terms are fitted
-    without them.
+    integers; without ``cluster`` the robust clusters are the rows.
+
+    Monotone likelihood (a level without events, a term or a combination of terms that
+    separates the events; found before fitting by :mod:`micromet.separation`, and on the fitted
+    path) is never printed as an estimate. ``on_separation`` says what happens then:
+
+    * ``"report"`` (default): the terms involved are reported in ``not_estimable`` (and a
+      :class:`NotEstimableWarning` saying which patients single them out) and the other terms
+      are fitted without them;
+    * ``"drop"``: the covariates involved are left out of the model altogether (all their
+      terms, so that no level is silently merged into the reference) and reported;
+    * ``"firth"``: the whole model is fitted by Firth's penalized likelihood instead
+      (:func:`micromet.firth.firth_cox`, as R's ``coxphf``: Breslow ties, profile penalized
+      likelihood limits and p values, no weights or robust variance); a
+      :class:`NotEstimableWarning` says why. Returns a :class:`micromet.firth.FirthResult`.
+
+    ``labels`` (covariate → readable name) and ``event_name`` ("deaths") word those messages.
     """
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', not {ties!r}")
+    if on_separation not in ON_SEPARATION:
+        raise InputError(f"on_separation must be one of {', '.join(ON_SEPARATION)}, not "
+                         f"{on_separation!r}")
     covariates = list(covariates)
     t, d, w, s, cl = _prepare(data, duration, event, covariates, strata=strata,
                               weights=weights, cluster=cluster)
@@ -723,15 +744,24 @@ def cox(
     if not d.any():
         raise InputError("no events: a Cox model needs at least one event", column=event)
 
-    not_est = separation_check(design.X, d, time=t, strata=s)
+    not_est = separation_check(design.X, d, time=t, strata=s, event_name=event_name,
+                               words=term_words(design, labels))
     terms = [c for c in design.terms if c not in not_est]
     # separation by a combination of terms (LP on the risk sets)
+    described = data[[c for c in covariates if c in data.columns]]
     for _ in range(len(terms)):
         found = monotone_direction(design.X[terms], t, d != 0, strata=s)
         if found is None:
             break
-        not_est.update({tm: found.sentence("events") for tm in found.terms})
+        why = found.sentence(event_name, data=described, covariate_of=design.covariate_of,
+                             labels=labels)
+        not_est.update({tm: why for tm in found.terms})
         terms = [c for c in terms if c not in found.terms]
+    if not_est and on_separation == "firth":
+        return _firth_instead(data, duration, event, covariates, strata, not_est, design,
+                              weights, cluster)
+    if not_est and on_separation == "drop":
+        not_est, terms = leave_out_covariates(not_est, design, labels)
     rs = _RiskSets(t, d, s, w, ties)
     dropped = dict(design.dropped)
     while True:
@@ -750,9 +780,14 @@ def cox(
                                converged=fit.converged, singular=fit.singular)
         if not more:
             break
+        if on_separation == "firth":
+            return _firth_instead(data, duration, event, covariates, strata,
+                                  {**not_est, **more}, design, weights, cluster)
         not_est.update(more)
         terms = [c for c in terms if c not in more]
-    for msg in not_est.values():
+        if on_separation == "drop":
+            not_est, terms = leave_out_covariates(not_est, design, labels)
+    for msg in dict.fromkeys(not_est.values()):
         warnings.warn(msg, NotEstimableWarning, stacklevel=2)
     if not fit.converged:
         warnings.warn(
@@ -796,6 +831,27 @@ def cox(
         _model={"rs": rs, "X": Xc, "beta": fit.beta, "terms": list(terms),
                 "time": t[rs.order]},
     )
+
+
+ON_SEPARATION = ("report", "drop", "firth")
+
+
+def _firth_instead(data, duration, event, covariates, strata, not_est, design, weights,
+                   cluster):
+    """``on_separation="firth"``: Firth's penalized Cox model of every term, and why."""
+    from micromet.firth import firth_cox
+
+    why = "; ".join(dict.fromkeys(v.removeprefix("not estimable: ") for v in not_est.values()))
+    extra = ""
+    if weights is not None or cluster is not None:
+        extra = " Case weights and the robust (cluster) variance are not used by Firth's fit."
+    warnings.warn(
+        f"Firth's penalized likelihood (coxphf, Breslow ties, profile-likelihood intervals) "
+        f"was used for the Cox model because its ordinary estimates would be infinite: "
+        f"{why}.{extra}", NotEstimableWarning, stacklevel=3)
+    keep = [c for c in covariates
+            if any(design.covariate_of.get(t) == c for t in design.terms)]
+    return firth_cox(data, duration, event, keep, strata=strata)
 
 
 def _fit_terms(design: Design, terms, rs: _RiskSets, w):

@@ -210,6 +210,8 @@ STUDY_CASES = [
     Case("m_order invalid", ["'matching.m_order'", "'biggest'"],
          study=nested(["matching", "m_order"], "biggest")),
     Case("ties invalid", ["'models.ties'", "'exact'"], study=nested(["models", "ties"], "exact")),
+    Case("on_separation invalid", ["'models.on_separation'", "'ignore'"],
+         study=nested(["models", "on_separation"], "ignore")),
     Case("cause among its competitors", ["'outcomes.bcsm.competing'"],
          study=nested(["outcomes", "bcsm", "competing"], [1, 2])),
     Case("seed as text", ["'seed'", "integer"], study=top("seed", "sixty-seven")),

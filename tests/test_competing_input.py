@@ -129,7 +129,7 @@ def test_level_without_events_is_not_estimable(example):
     with pytest.warns(NotEstimableWarning, match=r"site\[rare\]"):
         fit = fine_gray(example, "ftime", "fstatus", ["x1", "site", "x2"])
     assert "site[rare]" in fit.not_estimable
-    assert fit.not_estimable["site[rare]"].startswith("not estimable: no events among site[rare]")
+    assert fit.not_estimable["site[rare]"].startswith("not estimable: no events of cause 1 among patients with site[rare]")
     assert list(fit.table.index) == ["x1", "site[rare]", "x2"]
     assert fit.table.loc["site[rare]"].isna().all()
     assert fit.terms == ["x1", "x2"]

@@ -71,6 +71,6 @@ def test_aliased_columns_exact_combination():
 def test_monotone_terms():
     X = pd.DataFrame({"x[1]": [0, 0, 1, 1, 0], "z": [0.1, 0.2, 0.3, 0.4, 0.5]})
     out = monotone_terms(X, [1, 1, 0, 0, 0])
-    assert out == {"x[1]": "not estimable: no events among x[1] (n = 2)"}
+    assert out == {"x[1]": "not estimable: no events among patients with x[1] (n = 2)"}
     out = monotone_terms(X, [0, 0, 1, 1, 0])
-    assert "every event is among x[1]" in out["x[1]"]
+    assert "all events are among patients with x[1]" in out["x[1]"]

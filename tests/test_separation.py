@@ -31,7 +31,10 @@ def er_subtype_data(seed=0, n=400, separated=True):
         event[odd] = np.where(rng.random(3) < 0.5, 0, 2)
     else:
         event[odd[0]] = 1
-    return pd.DataFrame({"time": time, "event": event, "er": er,
+    hr_positive = np.char.startswith(subtype.astype(str), "HR+")
+    pr = np.where(hr_positive & (rng.random(n) < 0.85), "Positive", "Negative")
+    pr[odd] = "Positive"  # HR+ with ER- means PR+
+    return pd.DataFrame({"time": time, "event": event, "er": er, "pr": pr,
                          "subtype": pd.Categorical(subtype, categories=[
                              "HR+/HER2-", "HR+/HER2+", "HR-/HER2+", "HR-/HER2-"]),
                          "size": rng.normal(20, 5, n)})
@@ -39,7 +42,9 @@ def er_subtype_data(seed=0, n=400, separated=True):
 
 def test_fine_gray_reports_the_er_subtype_combination_and_fits_the_rest():
     data = er_subtype_data()
-    with pytest.warns(NotEstimableWarning, match="no events of cause 1 among the 3 patients"):
+    with pytest.warns(NotEstimableWarning,
+                      match=r"no events of cause 1 among patients with er Negative and subtype "
+                            r"HR\+/HER2- \(n = 3\)"):
         fit = fine_gray(data, "time", "event", ["size", "er", "subtype"], cause=1)
     assert set(fit.not_estimable) == {"er[Positive]", "subtype[HR-/HER2+]",
                                       "subtype[HR-/HER2-]"}
@@ -55,6 +60,57 @@ def test_fine_gray_reports_the_er_subtype_combination_and_fits_the_rest():
             ok = fine_gray(er_subtype_data(separated=False), "time", "event",
                            ["size", "er", "subtype"], cause=1)
     assert ok.not_estimable == {} and ok.conditioning.unstable
+
+
+LABELS = {"er": "ER status", "pr": "PR status", "subtype": "Breast subtype", "size": "Size"}
+
+
+def test_the_sentence_names_the_patients_as_a_clinician_would():
+    """Study A's Table 4 configuration: the note says who has no breast-cancer deaths (ER-/PR+,
+    by what they share) and which covariates cannot be estimated together, in the study's
+    words, for Fine-Gray and for its Cox analogue."""
+    data = er_subtype_data()
+    covs = ["size", "er", "pr", "subtype"]
+    expected = ("not estimable: no breast-cancer deaths among patients with ER status Negative "
+                "and PR status Positive and Breast subtype HR+/HER2- (n = 3): ER status and "
+                "Breast subtype (HR-/HER2+, "
+                "HR-/HER2-) cannot be estimated together")
+    with pytest.warns(NotEstimableWarning, match=r"no breast-cancer deaths among patients"):
+        fg = fine_gray(data, "time", "event", covs, cause=1, labels=LABELS,
+                       event_name="breast-cancer deaths")
+    cs = data.assign(bc=(data["event"] == 1).astype(int))
+    with pytest.warns(NotEstimableWarning, match=r"no breast-cancer deaths among patients"):
+        cx = cox(cs, "time", "bc", covs, labels=LABELS, event_name="breast-cancer deaths")
+    for fit in (fg, cx):
+        assert set(fit.not_estimable) == {"er[Positive]", "subtype[HR-/HER2+]",
+                                          "subtype[HR-/HER2-]"}
+        for why in fit.not_estimable.values():
+            assert why.startswith(expected), why
+        assert np.isfinite(fit.table.loc[["size", "pr[Positive]", "subtype[HR+/HER2+]"],
+                                         "hr"]).all()
+
+
+def test_on_separation_drop_leaves_the_covariates_out_and_firth_fits_them():
+    data = er_subtype_data().assign(bc=lambda d: (d["event"] == 1).astype(int))
+    covs = ["size", "er", "pr", "subtype"]
+    with pytest.warns(NotEstimableWarning, match="left out of the model"):
+        dropped = cox(data, "time", "bc", covs, on_separation="drop", labels=LABELS)
+    # every subtype term goes, not only the two HR- ones: no level merged into the reference
+    assert set(dropped.not_estimable) == {"er[Positive]", "subtype[HR+/HER2+]",
+                                          "subtype[HR-/HER2+]", "subtype[HR-/HER2-]"}
+    assert dropped.terms == ["size", "pr[Positive]"]
+    alone = cox(data, "time", "bc", ["size", "pr"])
+    np.testing.assert_allclose(dropped.table.loc[dropped.terms, "coef"],
+                               alone.table.loc[alone.terms, "coef"], rtol=1e-12)
+    with pytest.warns(NotEstimableWarning, match="Firth's penalized likelihood"):
+        firth = cox(data, "time", "bc", covs, on_separation="firth", labels=LABELS)
+    assert firth.ci == "profile penalized likelihood"
+    hr = firth.table["hr"]
+    assert np.isfinite(hr).all() and (np.abs(np.log(hr)) < 5).all()
+    with pytest.raises(ValueError, match="Firth's correction is for Cox models"):
+        fine_gray(data, "time", "event", covs, on_separation="firth")
+    with pytest.raises(ValueError, match="on_separation must be one of"):
+        cox(data, "time", "bc", covs, on_separation="ignore")
 
 
 def test_no_single_term_separates_the_combination():

@@ -181,7 +181,7 @@ def test_numbers_at_risk_counts_follow_up_at_least_t(data):
 def test_level_without_events_is_not_estimable_and_the_rest_is_fitted(data):
     d = data.copy()
     d["her2"] = np.where((d["status"] == 0) & (d.index % 5 == 0), "Positive", "Negative")
-    with pytest.warns(NotEstimableWarning, match="no events among her2"):
+    with pytest.warns(NotEstimableWarning, match="no events among patients with her2"):
         fit = sv.cox(d, "time", "status", ["age", "her2"])
     assert fit.not_estimable["her2[Positive]"].startswith("not estimable: no events among")
     assert fit.table.loc["her2[Positive]"].isna().all()
@@ -394,8 +394,8 @@ def test_separation_check_without_time_is_the_binary_check(data):
     X = pd.DataFrame({"lvl": (data["status"] == 0) & (data.index % 4 == 0),
                       "all": data["status"] == 1}).astype(float)
     out = sv.separation_check(X, data["status"])
-    assert out["lvl"].startswith("not estimable: no events among lvl")
-    assert out["all"].startswith("not estimable: every event is among all")
+    assert out["lvl"].startswith("not estimable: no events among patients with lvl")
+    assert out["all"].startswith("not estimable: all events are among patients with all")
 
 
 def test_separation_within_strata_is_found(data):
