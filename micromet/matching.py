@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from micromet.design import design_matrix, is_categorical, term_name
-from micromet.errors import InputError, NotEstimableWarning
+from micromet.design import Conditioning, conditioning, design_matrix, is_categorical, term_name
+from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
 
 SQRT_EPS = math.sqrt(np.finfo(float).eps)  # R's sqrt(.Machine$double.eps) = 1.49e-8
 M_ORDERS = ("largest", "smallest", "data", "random")
@@ -111,6 +111,7 @@ class PropensityFit:
     iterations: int
     deviance: float
     separation: Separation | None = None
+    conditioning: Conditioning | None = None  # scaled condition number and VIFs of the design
 
     @property
     def coefficients(self) -> pd.Series:
@@ -280,6 +281,16 @@ def _separating_rows(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return separated, direction
 
 
+def _inverse_information(info: np.ndarray) -> np.ndarray:
+    """The model-based variance: the inverse information by Cholesky solves (NaN if singular)."""
+    from scipy import linalg
+
+    try:
+        return linalg.cho_solve(linalg.cho_factor(info), np.eye(len(info)))
+    except (linalg.LinAlgError, ValueError):
+        return np.full(info.shape, np.nan)
+
+
 def fit_propensity(
     data: pd.DataFrame, treatment: str, covariates: list[str], *, convergence: str = "glm"
 ) -> PropensityFit:
@@ -309,6 +320,7 @@ def fit_propensity(
     eta = _linear_predictor(X, beta)
     separation = None
     kept_terms = list(terms)
+    cols = list(range(len(terms)))
     se = None
     suspicious = (not converged) or next_change > 1e-4
     if suspicious:
@@ -357,18 +369,18 @@ def fit_propensity(
                 message=message,
             )
             warnings.warn(message, NotEstimableWarning, stacklevel=2)
-            try:
-                cov = np.linalg.inv(info)
-                se_k = np.sqrt(np.diag(cov))
-                se = np.full(len(terms), np.nan)
-                se[cols] = se_k
-            except np.linalg.LinAlgError:
-                se = np.full(len(terms), np.nan)
-    if se is None:
-        try:
-            se = np.sqrt(np.diag(np.linalg.inv(info)))
-        except np.linalg.LinAlgError:
+            cov_k = _inverse_information(info)
             se = np.full(len(terms), np.nan)
+            se[cols] = np.sqrt(np.diag(cov_k))
+    cov_k = _inverse_information(info)
+    if se is None:
+        se = np.sqrt(np.diag(cov_k))
+    fitted_terms = [terms[j] for j in cols]
+    cond = None
+    if len(fitted_terms) > 1 and np.all(np.isfinite(cov_k)):
+        cond = conditioning(cov_k[1:, 1:], design.X[fitted_terms[1:]])
+        if cond.unstable:
+            warnings.warn(cond.sentence("the propensity model"), UnstableWarning, stacklevel=2)
     if not converged:
         warnings.warn(
             "propensity model: IRLS did not converge", NotEstimableWarning, stacklevel=2
@@ -411,6 +423,7 @@ def fit_propensity(
         iterations=int(iterations),
         deviance=dev,
         separation=separation,
+        conditioning=cond,
     )
 
 

@@ -53,6 +53,8 @@ class NanometChapter:
     gray_all: competing.GrayTestResult
     gray_table: pd.DataFrame
     cif_at: pd.DataFrame
+    median_table: pd.DataFrame  # median event-free survival (95% CI) by group
+    survival_table: pd.DataFrame  # event-free survival at the study's horizons
     validation: pd.DataFrame
     glue: dict
     headline: dict
@@ -243,6 +245,9 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
     fu = survival.median_followup(data, any_event.time, any_event.event)
     events = data["event_type"].value_counts().reindex(data["event_type"].cat.categories)
 
+    km = survival.km(data, any_event.time, any_event.event, e.column)
+    medians = survival.km_median(data, any_event.time, any_event.event, e.column)
+    surv_at = survival.survival_at(km, study.models.horizon_months or DEFAULT_HORIZONS)
     pairwise, pairwise_numbers = pairwise_comparisons(data, study)
     multi = grouped_model(data, study)
     multi_table = pd.DataFrame({
@@ -263,7 +268,11 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
         "n": len(data), "groups": groups,
         "first_events": {str(k): int(v) for k, v in events.items()},
         "followup": {"median": fu.median, "q1": fu.q1, "q3": fu.q3, "max": fu.maximum},
-        "any_event": {"pairwise": pairwise_numbers,
+        "any_event": {"median": {str(r["group"]): [mm._plain(r["median"]), mm._plain(r["lower"]),
+                                                   mm._plain(r["upper"])]
+                                 for _, r in medians.iterrows()},
+                      "survival_at": mm._records(surv_at),
+                      "pairwise": pairwise_numbers,
                       "grouped_multivariable": mm.model_rows(
                           multi.table, getattr(multi, "not_estimable", None))},
         "distant": {"gray": {"groups": gray_groups(study), "statistic": gray.statistic,
@@ -298,7 +307,8 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
         table_one=table_by_group(data, study), pairwise=pairwise,
         pairwise_numbers=pairwise_numbers, multi=multi, multivariable_table=multi_table,
         cif=ci, gray=gray, gray_all=gray_all, gray_table=gray_display(study, gray, gray_all),
-        cif_at=cif_at, validation=validation, glue=glue, headline=headline, summary=summary,
+        cif_at=cif_at, median_table=mm.median_display(medians, study),
+        survival_table=mm.survival_at_display(surv_at, study), validation=validation, glue=glue, headline=headline, summary=summary,
     )
 
 

@@ -926,6 +926,7 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
         "smd_before": {k: float(v) for k, v in bt["smd_before"].items()},
         "smd_after": {k: float(v) for k, v in bt["smd_after"].items()},
         "var_ratio_after": {k: _plain(float(v)) for k, v in bt["var_ratio_after"].items()},
+        "propensity_conditioning": conditioning_record(res.propensity),
         "table2": numbers,
     }
     real = not study.synthetic
@@ -1096,21 +1097,28 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
         "multivariable covariates": ", ".join(chosen),
     }
-    surv_show = surv.round(4).set_index(["group", "time"]) if "group" in surv.columns \
-        else surv.round(4).set_index("time")
-    surv_show = governance.mask_table(surv_show, ["n_risk", "n_event"], min_cell=mc, real=real)
+    surv_show = survival_at_display(surv, study)
     return SurvivalChapter(
         study=study, data=data, km=km, logrank=lr, uni=uni, multi=multi,
         cox_table=format_models(uni, multi, data, study, covs),
         cox_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
         survival_table=surv_show, ph_table=ph,
-        median_table=_median_display(medians, study),
+        median_table=median_display(medians, study),
         at_risk=governance.mask_table(at_risk, min_cell=mc, real=real),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
     )
 
 
-def _median_display(medians: pd.DataFrame, study: Study) -> pd.DataFrame:
+def survival_at_display(surv: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """``survival.survival_at`` as shown: rounded, indexed by group and time, counts masked
+    with a real source."""
+    shown = surv.round(4).set_index(["group", "time"]) if "group" in surv.columns \
+        else surv.round(4).set_index("time")
+    return governance.mask_table(shown, ["n_risk", "n_event"],
+                                 min_cell=study.governance.min_cell, real=not study.synthetic)
+
+
+def median_display(medians: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Median survival (95% CI) per group, as ``print(survfit)``: "not reached" where the curve
     (or a confidence limit) stays above one half; counts masked with a real source."""
     from micromet.describe import EN_DASH

@@ -169,3 +169,21 @@ def test_balance_table_side_by_side(lalonde, r_result):
     smd_after = {r["row"]: r["Std. Mean Diff."] for r in r_result["summary_matched"]}
     assert bt.table.loc["age", "smd_after"] == pytest.approx(smd_after["age"], rel=1e-9)
     assert bt.n.loc["Matched", "Treated"] == 117
+
+
+def test_propensity_model_carries_its_conditioning(lalonde):
+    """Every propensity fit reports the scaled condition number and VIFs of its design (variance
+    by Cholesky solves); lalonde's is well conditioned, a near-copy of a covariate is flagged."""
+    from micromet.errors import UnstableWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnstableWarning)
+        fit = fit_propensity(lalonde, "treat", COVS)
+    assert fit.conditioning is not None and not fit.conditioning.unstable
+    assert set(fit.conditioning.vif) == set(fit.coefficients.index[1:])
+    assert all(v >= 1 for v in fit.conditioning.vif.values())
+    rng = np.random.default_rng(3)
+    near = lalonde.assign(age2=lalonde["age"] + rng.normal(0, 0.05, len(lalonde)))
+    with pytest.warns(UnstableWarning, match=r"the propensity model is ill-conditioned.*age2"):
+        bad = fit_propensity(near, "treat", [*COVS, "age2"])
+    assert bad.conditioning.unstable and bad.conditioning.vif["age2"] > 10

@@ -274,3 +274,23 @@ def test_real_series_with_a_small_group_is_masked(cache, tmp_path):
 
     plt.close("all")
     assert np.isfinite(result.pairwise_numbers["pN0(i+) vs pN0(i-)"]["hr"])
+
+
+def test_median_and_survival_at_horizons_by_group(chapter):
+    """Study B shows the median time free of any event (or "not reached") with its 95% CI per
+    nodal group, and event-free survival at the study's horizons, as survfit gives them."""
+    s = chapter.study
+    o = nanomet.any_event_outcome(s)
+    direct = survival.km_median(chapter.data, o.time, o.event, s.exposure.column)
+    assert list(chapter.median_table.index) == list(direct["group"])
+    for _, r in direct.iterrows():
+        shown = chapter.median_table.loc[r["group"], "median, months"]
+        assert shown == ("not reached" if not np.isfinite(r["median"]) else f"{r['median']:g}")
+        assert chapter.summary["any_event"]["median"][r["group"]][0] == (
+            None if not np.isfinite(r["median"]) else pytest.approx(r["median"]))
+    times = sorted({t for _, t in chapter.survival_table.index})
+    assert times == [float(t) for t in s.models.horizon_months]
+    km = survival.km(chapter.data, o.time, o.event, s.exposure.column)
+    at = survival.survival_at(km, s.models.horizon_months)
+    np.testing.assert_allclose(chapter.survival_table["survival"].to_numpy(),
+                               at["survival"].round(4).to_numpy())

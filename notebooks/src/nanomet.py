@@ -59,6 +59,17 @@ chapter.pairwise
 nanomet.km_figure(chapter);
 
 # %% [markdown]
+# Median time free of any adverse event, with its 95% confidence interval (R's `print(survfit)`;
+# "not reached" while the curve stays above one half), and the share free of any event at the
+# study's horizons, by nodal group:
+
+# %% tags=["nbval-ignore-output"]
+chapter.median_table
+
+# %% tags=["nbval-ignore-output"]
+chapter.survival_table
+
+# %% [markdown]
 # ## Any first adverse event: multivariable Cox model, pN0(i+) and pN1mi grouped
 
 # %% tags=["nbval-ignore-output"]
