@@ -2,7 +2,7 @@
 
 References: tests/reference/firth (make_firth.R committed beside them): coxphf's own ``breast``
 example, a binary term without events, the ER/subtype combination of study A's Table 4, and
-coxphf's 3-patient example; each with profile penalized likelihood and Wald limits, and with
+coxphf's 3-patient example, and SEER-like monthly times with deaths in month 0; each with profile penalized likelihood and Wald limits, and with
 coxphf's default and tight convergence settings.
 """
 
@@ -27,6 +27,9 @@ CASES = {
     "separation_binary": ("time", "status", ["x1", "x2"]),
     "separation_combination": ("time", "status", ["age", "er", "subtype"]),
     "tiny": ("time", "cens", ["x"]),
+    # deaths in month 0 (coxphf itself returns NaN there: R was given months + 0.5, the same
+    # order of times) and a rare level of 2 patients without events
+    "monthly": ("months", "dead", ["age", "grade", "rare"]),
 }
 
 
@@ -95,12 +98,12 @@ def test_penalized_loglik_is_coxphfs_up_to_its_standardization(fitted):
 
 
 def test_ordinary_cox_diverges_where_firth_is_finite():
-    """The separation fixtures: R's coxph runs off (|coef| > 15), micromet.cox reports the terms
-    not estimable, and Firth's estimates are finite."""
-    for name in ("separation_binary", "separation_combination", "tiny"):
+    """The separation fixtures: R's coxph runs off (|coef| > 9, an HR beyond 8,000), micromet.cox
+    reports the terms not estimable, and Firth's estimates are finite."""
+    for name in ("separation_binary", "separation_combination", "tiny", "monthly"):
         time, status, covs = CASES[name]
         data = load(name)
-        assert max(abs(c) for c in REF[f"{name}/coxph_breslow"]["coef"]) > 15
+        assert max(abs(c) for c in REF[f"{name}/coxph_breslow"]["coef"]) > 9
         with pytest.warns(NotEstimableWarning):
             fit = cox(data, time, status, covs, ties="breslow")
         assert fit.not_estimable

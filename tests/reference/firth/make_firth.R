@@ -49,6 +49,22 @@ write.csv(comb, "separation_combination.csv", row.names = FALSE)
 tiny <- data.frame(time = c(1, 2, 3), cens = c(1, 1, 1), x = c(1, 1, 0))
 write.csv(tiny, "tiny.csv", row.names = FALSE)
 
+# 5. SEER-like: monthly times with deaths in month 0 and a rare level (2 patients, no event).
+# coxphf 1.13.4 returns NaN when a time is 0 (its risk sets are t1 < t - 1e-5 <= t2 with t1 = 0),
+# so R is given time + 0.5: the same order of times, the same partial likelihood.
+set.seed(2018)
+n <- 600
+monthly <- data.frame(age = round(rnorm(n, 62, 12)), grade = sample(c("I-II", "III"), n, TRUE,
+                      prob = c(0.7, 0.3)), rare = c(rep("yes", 2), rep("no", n - 2)))
+lp <- 0.05 * (monthly$age - 62) + 0.7 * (monthly$grade == "III")
+monthly$months <- pmin(floor(rexp(n, 0.01 * exp(lp))), 59)
+monthly$dead <- rbinom(n, 1, 0.5)
+monthly$dead[monthly$rare == "yes"] <- 0L
+monthly$months[1:12] <- 0                               # month-0 rows, some of them deaths
+write.csv(monthly, "monthly.csv", row.names = FALSE)
+monthly$months_r <- monthly$months + 0.5
+monthly$rare <- factor(monthly$rare, c("no", "yes"))
+
 cases <- list(
   list(name = "breast", file = "breast.csv", data = breast,
        formula = Surv(TIME, CENS) ~ T + N + G + CD),
@@ -59,7 +75,9 @@ cases <- list(
                         subtype = factor(subtype, c("HR+/HER2-", "HR+/HER2+", "HR-/HER2+",
                                                     "HR-/HER2-"))),
        formula = Surv(time, status) ~ age + er + subtype),
-  list(name = "tiny", file = "tiny.csv", data = tiny, formula = Surv(time, cens) ~ x)
+  list(name = "tiny", file = "tiny.csv", data = tiny, formula = Surv(time, cens) ~ x),
+  list(name = "monthly", file = "monthly.csv", data = monthly,
+       formula = Surv(months_r, dead) ~ age + grade + rare)
 )
 out <- c()
 for (cs in cases) {
