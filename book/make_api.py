@@ -15,14 +15,17 @@ MODULES = [
     ("Synthetic data", ["synth", "synth_series"]),
     ("Cohort and descriptive tables", ["cohort", "describe"]),
     ("Propensity-score matching", ["matching"]),
-    ("Survival", ["survival", "separation", "power"]),
+    ("Survival", ["survival", "separation", "firth", "power"]),
     ("Competing risks", ["competing"]),
     ("Figures", ["plots_style", "plots_flow", "plots_balance", "plots_survival",
                  "plots_competing"]),
     ("Models' shared design matrix", ["design"]),
-    ("Studies, runs and the book", ["study", "run", "outputs", "kernels", "pipeline", "nanomet",
-                                    "governance", "files",
-                                    "reproducibility", "cli"]),
+    ("Studies and runs", ["study", "run", "outputs", "kernels", "cli", "files",
+                          "reproducibility"]),
+    ("Sources, store and report", ["sources", "store", "report", "governance", "analyses",
+                                   "agreement"]),
+    ("The chapters", ["chapters.cohort", "chapters.matching", "chapters.time_to_event",
+                      "chapters.competing_risks", "chapters.validation", "nanomet"]),
     ("Errors", ["errors"]),
 ]
 
@@ -86,10 +89,7 @@ def render() -> str:
     for title, mods in MODULES:
         out += [f"## {title}", ""]
         for name in mods:
-            try:
-                module = importlib.import_module(f"micromet.{name}")
-            except ImportError:
-                continue
+            module = importlib.import_module(f"micromet.{name}")
             out += [f"### `micromet.{name}`", "", first_paragraph(module), ""]
             for fname, obj in public(module):
                 try:

@@ -103,7 +103,7 @@ def _compare(args) -> int:
 
 
 def _synth(args) -> int:
-    from micromet.pipeline import write_synthetic_export
+    from micromet.sources import write_synthetic_export
 
     kw = {} if args.seed is None else {"seed": args.seed}
     path = write_synthetic_export(args.out, scale=args.scale, **kw)

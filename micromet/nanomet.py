@@ -10,7 +10,8 @@ beside ours. It saves the analysis frame (``data/cohort.parquet``, never shown) 
 (``summaries/nanomet.json``) and returns a :class:`NanometChapter`: display-ready tables, the
 numbers glued into the prose, the headline the book's nbval check reads.
 
-The formatting, file and glue helpers are ``micromet.pipeline``'s, shared with study A.
+The formatting, file and glue helpers are the report layer's (``micromet.report``,
+``micromet.store``), shared with study A.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from micromet import competing, describe, governance, survival
-from micromet import pipeline as mm
+from micromet import analyses, competing, describe, governance, report, sources, store, survival
 from micromet.series import read_source
 from micromet.study import Study
 
@@ -87,7 +87,7 @@ def table_by_group(data: pd.DataFrame, study: Study) -> pd.DataFrame:
     e = study.exposure
     t1 = study.table_one
     raw = describe.table_one(data, e.column, t1.continuous, t1.categorical, levels=e.levels)
-    rows = {("Patients", "n"): [mm.fmt_count(raw.attrs["n"][lv], study) for lv in e.levels]}
+    rows = {("Patients", "n"): [report.fmt_count(raw.attrs["n"][lv], study) for lv in e.levels]}
     for _, r in raw.iterrows():
         if r["kind"] == "continuous":
             rows[(study.label(r["variable"]), "median (IQR)")] = [
@@ -95,7 +95,7 @@ def table_by_group(data: pd.DataFrame, study: Study) -> pd.DataFrame:
                 for lv in e.levels]
         else:
             rows[(study.label(r["variable"]), r["level"])] = [
-                f"{mm.fmt_count(r[f'n[{lv}]'], study)} "
+                f"{report.fmt_count(r[f'n[{lv}]'], study)} "
                 f"({np.nan_to_num(r[f'percent[{lv}]']):.0f}%)" for lv in e.levels]
     out = pd.DataFrame(rows, index=e.levels).T
     out.index.names = ["variable", "level"]
@@ -120,10 +120,10 @@ def pairwise_comparisons(data: pd.DataFrame, study: Study) -> tuple[pd.DataFrame
         numbers[name] = {"hr": float(r["hr"]), "lower": float(r["lower"]),
                          "upper": float(r["upper"]), "p": float(r["p"]),
                          "logrank_p": float(lr.p_value), "n": len(d), "events": events}
-        shown.append({"comparison": name, "patients": mm.fmt_count(len(d), study),
-                      "events": mm.fmt_count(events, study),
-                      "HR (95% CI)": mm.fmt_hr(r["hr"], r["lower"], r["upper"]),
-                      "p (Wald)": mm.fmt_p(r["p"]), "p (log-rank)": mm.fmt_p(lr.p_value)})
+        shown.append({"comparison": name, "patients": report.fmt_count(len(d), study),
+                      "events": report.fmt_count(events, study),
+                      "HR (95% CI)": report.fmt_hr(r["hr"], r["lower"], r["upper"]),
+                      "p (Wald)": report.fmt_p(r["p"]), "p (log-rank)": report.fmt_p(lr.p_value)})
     return pd.DataFrame(shown).set_index("comparison"), numbers
 
 
@@ -170,7 +170,7 @@ def gray_display(study: Study, gray, gray_all) -> pd.DataFrame:
         "groups": [" vs ".join(gray_groups(study)), "all four"],
         "chi-square": [round(gray.statistic, 3), round(gray_all.statistic, 3)],
         "df": [gray.df, gray_all.df],
-        "p": [mm.fmt_p(gray.p_value), mm.fmt_p(gray_all.p_value)],
+        "p": [report.fmt_p(gray.p_value), report.fmt_p(gray_all.p_value)],
     }).set_index("groups")
 
 
@@ -217,7 +217,7 @@ def published_vs_reproduced(numbers: dict, study: Study, truth: dict | None = No
                            for r, p in zip(table["reproduced"], table["published"])]
     if not study.synthetic:  # small counts of a real series are masked
         for i in range(3):
-            shown = mm.fmt_count(table.at[i, "reproduced"], study)
+            shown = report.fmt_count(table.at[i, "reproduced"], study)
             if shown.startswith("<"):
                 table.at[i, "reproduced"], table.at[i, "difference"] = shown, np.nan
     if truth:  # the default synthetic parameters: their large-sample values
@@ -228,7 +228,7 @@ def published_vs_reproduced(numbers: dict, study: Study, truth: dict | None = No
             large["hr_any_event_grouped_multivariable"], None,
             large["gray_chisq_distant_expected_at_n377"], None,
         ]
-    return mm.pretty(table.set_index("quantity"))
+    return report.pretty(table.set_index("quantity"))
 
 
 def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
@@ -237,8 +237,8 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
     ``summaries/nanomet.json`` in ``output_dir``."""
     e = study.exposure
     any_event = any_event_outcome(study)
-    data = read_source(study.source, study.series, seed=study.seed, cache_dir=mm.cache_dir())
-    mm.save_frame(data, output_dir, "cohort")
+    data = read_source(study.source, study.series, seed=study.seed, cache_dir=sources.cache_dir())
+    store.save_frame(data, output_dir, "cohort")
     groups = {str(k): int(v) for k, v in
               data[e.column].value_counts().reindex(e.levels).astype(int).items()}
     n_pn0 = groups[e.reference] + groups[e.exposed]
@@ -251,9 +251,9 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
     pairwise, pairwise_numbers = pairwise_comparisons(data, study)
     multi = grouped_model(data, study)
     multi_table = pd.DataFrame({
-        "HR (95% CI)": [mm.fmt_hr(r["hr"], r["lower"], r["upper"])
+        "HR (95% CI)": [report.fmt_hr(r["hr"], r["lower"], r["upper"])
                         for _, r in multi.table.iterrows()],
-        "p": [mm.fmt_p(p) for p in multi.table["p"]],
+        "p": [report.fmt_p(p) for p in multi.table["p"]],
     }, index=multi.table.index)
     grouped = multi.table.loc[grouped_term(study)]
     ci, gray, gray_all, cif_at = distant_relapse(data, study)
@@ -268,34 +268,34 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
         "n": len(data), "groups": groups,
         "first_events": {str(k): int(v) for k, v in events.items()},
         "followup": {"median": fu.median, "q1": fu.q1, "q3": fu.q3, "max": fu.maximum},
-        "any_event": {"median": {str(r["group"]): [mm._plain(r["median"]), mm._plain(r["lower"]),
-                                                   mm._plain(r["upper"])]
+        "any_event": {"median": {str(r["group"]): [report.plain_value(r[k])
+                                                   for k in ("median", "lower", "upper")]
                                  for _, r in medians.iterrows()},
-                      "survival_at": mm._records(surv_at),
+                      "survival_at": report.records_of(surv_at),
                       "pairwise": pairwise_numbers,
-                      "grouped_multivariable": mm.model_rows(
+                      "grouped_multivariable": analyses.model_rows(
                           multi.table, getattr(multi, "not_estimable", None))},
         "distant": {"gray": {"groups": gray_groups(study), "statistic": gray.statistic,
                              "df": gray.df, "p": gray.p_value},
                     "gray_all_groups": {"statistic": gray_all.statistic, "df": gray_all.df,
                                         "p": gray_all.p_value}},
     }
-    mm.save_summary(summary, output_dir, "nanomet", study)
+    store.save_summary(summary, output_dir, "nanomet", study)
     glue = {
-        "n": mm.fmt_count(len(data), study), "n_pn0": mm.fmt_count(n_pn0, study),
-        "n_reference": mm.fmt_count(groups[e.reference], study),
-        "n_exposed": mm.fmt_count(groups[e.exposed], study),
+        "n": report.fmt_count(len(data), study), "n_pn0": report.fmt_count(n_pn0, study),
+        "n_reference": report.fmt_count(groups[e.reference], study),
+        "n_exposed": report.fmt_count(groups[e.exposed], study),
         "share_exposed": f"{100 * groups[e.exposed] / n_pn0:.0f}",
         "followup_median": f"{fu.median:.1f}", "followup_iqr": f"{fu.q1:.1f}-{fu.q3:.1f}",
-        "hr_exposed": mm.fmt_hr(main["hr"], main["lower"], main["upper"]),
-        "p_exposed": mm.fmt_p(main["p"]),
-        "hr_grouped": mm.fmt_hr(grouped["hr"], grouped["lower"], grouped["upper"]),
-        "p_grouped": mm.fmt_p(grouped["p"]),
-        "gray_chisq": f"{gray.statistic:.2f}", "gray_p": mm.fmt_p(gray.p_value),
+        "hr_exposed": report.fmt_hr(main["hr"], main["lower"], main["upper"]),
+        "p_exposed": report.fmt_p(main["p"]),
+        "hr_grouped": report.fmt_hr(grouped["hr"], grouped["lower"], grouped["upper"]),
+        "p_grouped": report.fmt_p(grouped["p"]),
+        "gray_chisq": f"{gray.statistic:.2f}", "gray_p": report.fmt_p(gray.p_value),
         "nanomet_validation": validation,  # for the book's validation page (path::key glue)
     }
     headline = {
-        "patients by group": {k: mm.fmt_count(v, study) for k, v in groups.items()},
+        "patients by group": {k: report.fmt_count(v, study) for k, v in groups.items()},
         "median follow-up": round(fu.median, 1),
         "HR pN0(i+) vs pN0(i-)": round(main["hr"], 3),
         "HR grouped, multivariable": round(float(grouped["hr"]), 3),
@@ -303,12 +303,13 @@ def nanomet_chapter(study: Study, output_dir=".") -> NanometChapter:
     }
     return NanometChapter(
         study=study, data=data, groups=groups, followup=fu,
-        first_events=events.map(lambda k: mm.fmt_count(int(k), study)).to_frame("patients"),
+        first_events=events.map(lambda k: report.fmt_count(int(k), study)).to_frame("patients"),
         table_one=table_by_group(data, study), pairwise=pairwise,
         pairwise_numbers=pairwise_numbers, multi=multi, multivariable_table=multi_table,
         cif=ci, gray=gray, gray_all=gray_all, gray_table=gray_display(study, gray, gray_all),
-        cif_at=cif_at, median_table=mm.median_display(medians, study),
-        survival_table=mm.survival_at_display(surv_at, study), validation=validation, glue=glue, headline=headline, summary=summary,
+        cif_at=cif_at, median_table=report.median_display(medians, study),
+        survival_table=report.survival_at_display(surv_at, study), validation=validation,
+        glue=glue, headline=headline, summary=summary,
     )
 
 

@@ -96,7 +96,7 @@ def run_study(
     import papermill  # imported here: `micromet --help` stays fast
 
     if not study.synthetic:  # a bad export is named now, not from inside a kernel
-        from micromet.pipeline import check_source
+        from micromet.sources import check_source
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the chapters report them

@@ -9,7 +9,7 @@ API = (ROOT / "book" / "api.md").read_text(encoding="utf-8")
 
 
 def test_every_documented_function_exists():
-    names = re.findall(r"^(?:class )?(\w+)\.(\w+)\(", API, flags=re.M)
+    names = re.findall(r"^(?:class )?([\w.]+)\.(\w+)\(", API, flags=re.M)
     assert len(names) > 50
     for module, name in names:
         mod = importlib.import_module(f"micromet.{module}")

@@ -188,7 +188,7 @@ def test_a_small_groups_curve_is_not_drawn_with_a_real_source():
                          "vital": rng.integers(0, 2, 60),
                          "m_stage": pd.Categorical(["M0"] * 53 + ["M0(i+)"] * 7,
                                                    categories=["M0", "M0(i+)"])})
-    kept, hidden = pipeline._without_small_groups(data, study)
+    kept, hidden = pipeline.without_small_groups(data, study)
     assert hidden == ["M0(i+)"] and len(kept) == 53
     assert list(kept["m_stage"].cat.categories) == ["M0"]
     result = SimpleNamespace(study=study, outcome=study.outcomes["os"], data=data,
@@ -198,4 +198,4 @@ def test_a_small_groups_curve_is_not_drawn_with_a_real_source():
     assert any("Not drawn (fewer than 11 patients): M0(i+)" in t for t in texts)
     assert "7" not in texts  # its number at risk is gone with it
     synthetic = load_study("seer_m0i")
-    assert pipeline._without_small_groups(data, synthetic)[1] == []
+    assert pipeline.without_small_groups(data, synthetic)[1] == []

@@ -91,7 +91,7 @@ def test_formatting():
     assert mm.fmt_p(float("nan")) == "NA"
     assert mm.fmt_hr(5.48e5, 0.0, np.inf) == "not estimable"
     assert mm.fmt_hr(0.803, 0.498, 1.296) == "0.803 (0.498-1.296)"
-    assert mm._r(-0.0001, 3) == 0.0 and str(mm._r(-0.0001, 3)) == "0.0"
+    assert mm.rounded(-0.0001, 3) == 0.0 and str(mm.rounded(-0.0001, 3)) == "0.0"
 
 
 def test_a_chapter_without_its_input_says_which_chapter_to_run(tmp_path):

@@ -1,0 +1,361 @@
+"""The analyses shared by the chapters: descriptive tables by group beside the published ones,
+the univariable screen and multivariable model (one Table 3/4 builder for Cox and Fine-Gray),
+and published-versus-reproduced tables of model estimates.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from micromet import governance
+from micromet.report import fmt_hr, fmt_p, plain_value, pretty, warning_notes
+from micromet.study import Study
+
+
+def followup(data: pd.DataFrame, study: Study) -> dict:
+    """Median follow-up (IQR, max) of ``data``, by reverse Kaplan-Meier (``survival``)."""
+    from micromet import survival
+
+    outcome = study.outcomes.get("os") or next(iter(study.outcomes.values()))
+    fu = survival.median_followup(data, outcome.time, outcome.event)
+    return {"median": fu.median, "q1": fu.q1, "q3": fu.q3, "max": fu.maximum}
+
+
+def describe_groups(data: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, dict]:
+    """Table 1/2 in the paper's layout, and its numbers (per variable: quartiles or counts per
+    group, and the test's p) for summaries and the published-vs-reproduced comparison."""
+    from micromet import describe
+
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    t1 = study.table_one
+    raw = describe.table_one(data, e.column, t1.continuous, t1.categorical,
+                             labels=study.labels, levels=levels)
+    table = describe.format_table_one(raw).set_index("Variable")
+    table.attrs["raw"] = raw
+    return table, _table_numbers(raw, levels)
+
+
+def beside_published(table: pd.DataFrame, published: dict | None, study: Study) -> pd.DataFrame:
+    """Table 1/2 of this run with the paper's values in the same layout beside it."""
+    from micromet import describe
+
+    raw = table.attrs.get("raw")
+    if raw is None or not published:
+        return table
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    theirs = raw.copy()
+    for col in theirs.columns:
+        if col.startswith(("n[", "percent[", "median[", "q1[", "q3[")) or col == "p":
+            theirs[col] = np.nan
+    cont, cat = published.get("continuous", {}), published.get("categorical", {})
+    for i, row in theirs.iterrows():
+        var = row["variable"]
+        if row["kind"] == "continuous" and var in cont:
+            for stat in ("median", "q1", "q3"):
+                for j, lv in enumerate(levels):
+                    theirs.at[i, f"{stat}[{lv}]"] = cont[var][stat][j]
+            theirs.at[i, "p"] = _published_p(cont[var].get("p"))
+        elif row["kind"] == "categorical" and var in cat:
+            counts = cat[var].get("counts", {}).get(str(row["level"]))
+            if counts is not None:
+                totals = [sum(c[j] for c in cat[var]["counts"].values())
+                          for j in range(len(levels))]
+                for j, lv in enumerate(levels):
+                    theirs.at[i, f"n[{lv}]"] = counts[j]
+                    theirs.at[i, f"percent[{lv}]"] = 100.0 * counts[j] / totals[j]
+            theirs.at[i, "p"] = _published_p(cat[var].get("p"))
+    n = published.get("n")
+    theirs.attrs = dict(raw.attrs)
+    if n:
+        theirs.attrs["n"] = dict(zip(levels, n))
+    shown = describe.format_table_one(theirs).set_index("Variable")
+    shown.columns = [f"{c} [paper]" for c in shown.columns]
+    ours = table.copy()
+    ours.columns = [f"{c} [this run]" for c in ours.columns]
+    ours.attrs = {}
+    return pd.concat([ours, shown], axis=1)
+
+
+def _published_p(p):
+    if isinstance(p, str):
+        return 0.0009 if p.startswith("<") else float(p)
+    return np.nan if p is None else float(p)
+
+
+def _table_numbers(raw: pd.DataFrame, levels: list[str]) -> dict:
+    out: dict[str, Any] = {"n": [int(raw.attrs["n"][lv]) for lv in levels], "continuous": {},
+                           "categorical": {}}
+    for var, block in raw.groupby("variable", sort=False):
+        first = block.iloc[0]
+        p = plain_value(float(first["p"]))
+        if first["kind"] == "continuous":
+            out["continuous"][var] = {
+                stat: [plain_value(float(first[f"{stat}[{lv}]"])) for lv in levels]
+                for stat in ("median", "q1", "q3")}
+            out["continuous"][var]["p"] = p
+        else:
+            counts = {str(r["level"]): [int(r[f"n[{lv}]"]) for lv in levels]
+                      for _, r in block.iterrows()}
+            out["categorical"][var] = {"counts": counts, "p": p}
+    return out
+
+
+def versus_published(numbers: dict, published: dict | None, study: Study) -> pd.DataFrame:
+    """Reproduced vs published Table 1/2 values, one row per statistic, with the difference."""
+    rows = []
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    pub = published or {}
+
+    def add(variable, level, stat, ours, theirs, count=False):
+        numeric = isinstance(ours, (int, float)) and isinstance(theirs, (int, float))
+        diff = (ours - theirs) if numeric else None  # a withheld count has no difference
+        if count and real and governance.is_small(ours, mc):
+            ours, diff = governance.masked_label(mc), None
+        rows.append({"variable": study.label(variable), "level": level, "statistic": stat,
+                     "reproduced": ours, "published": theirs, "difference": diff})
+
+    for i, lv in enumerate(levels):
+        add("n", lv, "n", numbers["n"][i], (pub.get("n") or [None] * len(levels))[i], True)
+    for var, vals in numbers["continuous"].items():
+        pv = pub.get("continuous", {}).get(var, {})
+        for stat in ("median", "q1", "q3"):
+            for i, lv in enumerate(levels):
+                theirs = pv.get(stat, [None] * len(levels))[i]
+                add(var, lv, stat, vals[stat][i], theirs)
+        add(var, "", "p", vals["p"], pv.get("p"))
+    for var, vals in numbers["categorical"].items():
+        pv = pub.get("categorical", {}).get(var, {})
+        for cat, counts in vals["counts"].items():
+            for i, lv in enumerate(levels):
+                theirs = pv.get("counts", {}).get(cat, [None] * len(levels))[i]
+                add(var, f"{cat} | {lv}", "n", counts[i], theirs, True)
+        add(var, "", "p", vals["p"], pv.get("p"))
+    out = pd.DataFrame(rows, dtype=object)
+    return pretty(out.set_index(["variable", "level", "statistic"]))
+
+
+def conditioning_record(fit) -> dict:
+    """The scaled condition number and VIFs of a fitted model, for results.json."""
+    cond = getattr(fit, "conditioning", None)
+    if cond is None:
+        return {}
+    return {"scaled_condition_number": cond.scaled_condition_number, "vif": dict(cond.vif),
+            "unstable": cond.unstable}
+
+
+def model_rows(table: pd.DataFrame, not_estimable: dict | None = None) -> dict[str, list]:
+    """``{term: [hr, lower, upper, p]}`` of a model table (cox/fine_gray ``.table``); a term
+    reported as not estimable is the text "not estimable", never numbers."""
+    from micromet.reproducibility import NOT_ESTIMABLE
+
+    not_estimable = not_estimable if not_estimable is not None else \
+        table.attrs.get("not_estimable", {})
+    out = {}
+    for term, row in table.iterrows():
+        if term in not_estimable:
+            out[str(term)] = NOT_ESTIMABLE
+            continue
+        out[str(term)] = [plain_value(float(row["hr"])), plain_value(float(row["lower"])),
+                          plain_value(float(row["upper"])), plain_value(float(row["p"]))]
+    return out
+
+
+def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str]):
+    """Univariable fits of each covariate and of the exposure, then the multivariable model of
+    the covariates passing the study's rule (``models.selection``), exposure forced in.
+
+    ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
+    notes)."""
+    from micromet.errors import NotEstimableWarning, UnstableWarning
+
+    e = study.exposure.column
+    candidates = [c for c in covariates if c != e] + [e]
+    uni_tables, notes = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        uni_results = {c: fit(data, [c]) for c in candidates}
+    notes += warning_notes(caught, NotEstimableWarning)
+    for c in candidates:
+        uni_tables.append(uni_results[c].table)
+    uni = pd.concat(uni_tables)
+    uni.attrs["not_estimable"] = {term: why for c in candidates
+                                  for term, why in getattr(uni_results[c], "not_estimable",
+                                                           {}).items()}
+    m = study.models
+    if m.selection == "all":
+        chosen = [c for c in candidates if c != e]
+    elif m.selection == "none":
+        chosen = []
+    else:
+        chosen = [c for c in candidates if c != e
+                  and (uni_results[c].table["p"] < m.selection_p).any()]
+    if m.force_exposure or (uni_results[e].table["p"] < m.selection_p).any():
+        chosen = chosen + [e]
+    multi = None
+    if chosen:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            multi = fit(data, chosen)
+        notes += warning_notes(caught, NotEstimableWarning)
+        notes += warning_notes(caught, UnstableWarning)
+    return uni, multi, chosen, notes
+
+
+def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
+                  covariates: list[str]) -> pd.DataFrame:
+    """Table 3/4 layout: rows (variable, level) with the reference level, HR (95% CI) and p."""
+    from micromet.design import design_matrix
+
+    e = study.exposure.column
+    candidates = [c for c in covariates if c != e] + [e]
+    design = design_matrix(data, candidates, check_aliasing=False)
+    mtab = multi.table if multi is not None else pd.DataFrame(columns=uni.columns)
+    rows, index = [], []
+    for cov in candidates:
+        terms = [t for t in design.all_terms if design.covariate_of[t] == cov]
+        in_multi = any(t in mtab.index for t in terms)
+        if cov in design.reference:
+            index.append((study.label(cov), str(design.reference[cov])))
+            rows.append(["1 (reference)", "", "1 (reference)" if in_multi else "-",
+                         "" if in_multi else "-"])
+        for term in terms:
+            level = term[len(cov) + 1:-1] if term != cov else ("per unit")
+            index.append((study.label(cov), level))
+            row = []
+            for tab, present in ((uni, True), (mtab, in_multi)):
+                if present and term in tab.index:
+                    r = tab.loc[term]
+                    row += [fmt_hr(r["hr"], r["lower"], r["upper"]), fmt_p(r["p"])]
+                else:
+                    row += ["-", "-"]
+            rows.append(row)
+    cols = pd.MultiIndex.from_product([["Univariable", "Multivariable"], ["HR (95% CI)", "p"]])
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["variable", "level"]),
+                        columns=cols)
+
+
+ARTEFACT = "the paper's value is an artefact"
+
+
+ARTEFACT_NOTE = ("The paper's hazard ratios beyond e^5 (about 148, or below 1/148), such as "
+                 "{terms}, are not estimates: they are what a Cox or Fine-Gray fit prints when "
+                 "the likelihood rises without bound (monotone likelihood, separation), the "
+                 "artefact this book reports as not estimable.")
+
+
+def published_artefacts(published: dict | None) -> list[str]:
+    """``model: term`` of the paper's estimates with |log HR| > 5 (or an infinite limit)."""
+    out = []
+    for model, rows in (published or {}).items():
+        if model not in ("univariable", "multivariable") or not isinstance(rows, dict):
+            continue
+        for term, row in rows.items():
+            if isinstance(row, list) and _is_artefact(row):
+                out.append(f"{term} ({model}, {row[0]:.3g})")
+    return out
+
+
+def _is_artefact(row) -> bool:
+    hr = row[0] if row else None
+    upper = row[2] if len(row) > 2 else None
+    if not isinstance(hr, (int, float)) or hr <= 0:
+        return False
+    infinite = isinstance(upper, float) and math.isinf(upper)
+    return abs(math.log(hr)) > 5 or infinite
+
+
+def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.DataFrame:
+    """Reproduced vs published HR, CI and p, by term and model, with the differences.
+
+    ``multi``: the multivariable model (a result with ``.table``), its table, or None."""
+    rows = []
+    pub = published or {}
+    multi_table = getattr(multi, "table", multi)
+    if multi_table is None:
+        multi_table = pd.DataFrame(columns=uni.columns)
+    for model, tab in (("univariable", uni), ("multivariable", multi_table)):
+        theirs_all = pub.get(model, {}) or {}
+        terms = list(dict.fromkeys(list(tab.index) + list(theirs_all)))
+        flagged = set(tab.attrs.get("not_estimable", ())) | set(
+            getattr(multi, "not_estimable", {}) if model == "multivariable" else ())
+        for term in terms:
+            ours = tab.loc[term] if term in tab.index else None
+            theirs = theirs_all.get(term)
+            for j, stat in enumerate(("hr", "lower", "upper", "p")):
+                if term in flagged:  # the paper's number there is the same artefact
+                    rows.append({"model": model, "term": term, "statistic": stat,
+                                 "reproduced": "not estimable",
+                                 "published": theirs[j] if theirs is not None else None,
+                                 "difference": None})
+                    continue
+                o = float(ours[stat]) if ours is not None else None
+                t = theirs[j] if theirs is not None else None
+                artefact = isinstance(theirs, list) and _is_artefact(theirs)
+                rows.append({"model": model, "term": term, "statistic": stat,
+                             "reproduced": o, "published": t,
+                             "difference": ARTEFACT if artefact else _difference(o, t)})
+    return pretty(pd.DataFrame(rows, dtype=object).set_index(["model", "term", "statistic"]))
+
+
+def _difference(ours, theirs):
+    if ours is None or theirs is None or isinstance(theirs, str) or isinstance(ours, str):
+        return None
+    if not (np.isfinite(ours) and np.isfinite(theirs)):
+        return None
+    return ours - theirs
+
+
+def term_label(term: str, study: Study) -> str:
+    """``grade[III]`` -> ``Grade: III``; ``age`` -> ``Age, years``; ``distance`` kept."""
+    if term == "distance":
+        return "distance (logit of the propensity score)"
+    if term.endswith("]") and "[" in term:
+        column, level = term[:-1].split("[", 1)
+        return f"{study.label(column)}: {level}"
+    return study.label(term)
+
+
+def exposure_term(study: Study) -> str:
+    return f"{study.exposure.column}[{study.exposure.exposed}]"
+
+
+def _ph_table(survival, multi, data, outcome) -> pd.DataFrame:
+    ph_test = getattr(survival, "ph_test", None)
+    if ph_test is None or multi is None:
+        return pd.DataFrame({"note": ["proportional-hazards test not available"]})
+    if getattr(multi, "_model", None) is None:  # Firth's penalized fit: no cox.zph analogue
+        return pd.DataFrame({"note": ["proportional-hazards test not available for Firth's "
+                                      "penalized fit"]})
+    try:
+        res = ph_test(multi, data, outcome.time, outcome.event)
+    except TypeError:
+        res = ph_test(multi)
+    table = getattr(res, "table", res)
+    return table.round(4) if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+
+
+def _table_from_rows(rows: dict) -> pd.DataFrame:
+    def num(v):
+        return float(v) if isinstance(v, (int, float)) else np.nan
+
+    table = pd.DataFrame([[num(x) for x in v] if isinstance(v, list) else [np.nan] * 4
+                          for v in rows.values()],
+                         index=list(rows), columns=["hr", "lower", "upper", "p"])
+    table.attrs["not_estimable"] = [t for t, v in rows.items() if isinstance(v, str)]
+    return table
+
+
+def _largest_count_diff(table: pd.DataFrame):
+    counts = [abs(d) for q, d in table["difference"].items()
+              if isinstance(d, (int, np.integer)) and not isinstance(d, bool)]
+    return max(counts) if counts else None

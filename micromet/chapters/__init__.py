@@ -1,0 +1,1 @@
+"""The book's chapters: one function per chapter, parameterized by the study."""

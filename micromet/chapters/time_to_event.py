@@ -1,0 +1,155 @@
+"""Chapter 3: Kaplan-Meier, log-rank and Cox models (overall survival; Table 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from micromet import governance
+from micromet.analyses import (
+    ARTEFACT_NOTE,
+    _ph_table,
+    conditioning_record,
+    exposure_term,
+    followup,
+    format_models,
+    model_rows,
+    models_vs_published,
+    published_artefacts,
+    screen_and_fit,
+)
+from micromet.chapters.competing_risks import nothing_drawn, say_hidden, without_small_groups
+from micromet.chapters.matching import analysed_set
+from micromet.report import (
+    _hr_text,
+    _masked,
+    fmt_count,
+    fmt_p,
+    median_display,
+    plain_value,
+    published_size,
+    records_of,
+    rounded,
+    shown_count,
+    survival_at_display,
+)
+from micromet.store import save_summary
+from micromet.study import Study
+
+
+@dataclass
+class SurvivalChapter:
+    study: Study
+    data: pd.DataFrame
+    km: pd.DataFrame
+    logrank: Any
+    uni: pd.DataFrame
+    multi: Any
+    cox_table: pd.DataFrame
+    cox_vs_published: pd.DataFrame
+    survival_table: pd.DataFrame
+    ph_table: pd.DataFrame
+    median_table: pd.DataFrame
+    at_risk: pd.DataFrame
+    glue: dict
+    headline: dict
+    summary: dict
+    outcome: Any = None
+    notes: list = field(default_factory=list)
+
+
+def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalChapter:
+    """Kaplan-Meier, log-rank, univariable/multivariable Cox, follow-up, PH check."""
+    from micromet import survival
+
+    data = analysed_set(study, output_dir)
+    o = study.outcomes[outcome]
+    e = study.exposure.column
+    covs = study.covariates
+    km = survival.km(data, o.time, o.event, e)
+    lr = survival.logrank(data, o.time, o.event, e)
+
+    def fit(d, c):
+        return survival.cox(d, o.time, o.event, c, ties=study.models.ties,
+                            cluster=study.models.cluster,
+                            on_separation=study.models.on_separation, labels=study.labels,
+                            event_name="deaths")
+
+    uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
+    notes = list(dict.fromkeys(notes))
+    artefacts = published_artefacts(study.published.get(outcome))
+    if artefacts:
+        notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
+    fu = followup(data, study)
+    horizons = study.models.horizon_months or [12, 24, 36, 48]
+    surv = survival.survival_at(km, horizons)
+    medians = survival.km_median(data, o.time, o.event, e)
+    at_risk = survival.numbers_at_risk(data, o.time, o.event, e,
+                                       times=[0, *horizons])
+    ph = _ph_table(survival, multi, data, o)
+    events = int((pd.to_numeric(data[o.event]) != 0).sum())
+    term = exposure_term(study)
+    summary = {
+        "n": len(data), "deaths": events, "logrank": {"statistic": lr.statistic,
+                                                       "df": lr.df, "p": lr.p_value},
+        "followup": fu, "univariable": model_rows(uni),
+        "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
+        if multi is not None else {},
+        "multivariable_conditioning": conditioning_record(multi),
+        "multivariable_covariates": chosen,
+        "median": {str(r["group"]): [plain_value(r["median"]), plain_value(r["lower"]), plain_value(r["upper"])]
+                   for _, r in medians.iterrows()},
+        "survival_at": records_of(surv),
+    }
+    n_shown = published_size(data, study)
+    save_summary(summary, output_dir, outcome, study, published=dict(summary, n=n_shown))
+    real = not study.synthetic
+    mc = study.governance.min_cell
+    glue = {
+        "n": shown_count(n_shown, study), "deaths": fmt_count(events, study),
+        "logrank_p": fmt_p(lr.p_value),
+        "followup_median": f"{fu['median']:g}", "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
+        "followup_max": f"{fu['max']:g}", "selection_p": f"{study.models.selection_p:g}",
+        "hr_uni": _hr_text(uni, term),
+        "hr_multi": _hr_text(multi.table if multi is not None else None, term),
+    }
+    head = {
+        "n": governance.mask_leaves(n_shown, min_cell=mc, real=real),
+        "deaths": governance.mask_leaves(events, min_cell=mc, real=real),
+        "log-rank p": rounded(lr.p_value, 3),
+        "follow-up median (IQR), max": f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), "
+                                       f"{fu['max']:g}",
+        "HR univariable": _hr_text(uni, term),
+        "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
+        "multivariable covariates": ", ".join(chosen),
+    }
+    surv_show = survival_at_display(surv, study)
+    return SurvivalChapter(
+        study=study, data=data, km=km, logrank=lr, uni=uni, multi=multi,
+        cox_table=format_models(uni, multi, data, study, covs),
+        cox_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
+        survival_table=surv_show, ph_table=ph,
+        median_table=median_display(medians, study),
+        at_risk=governance.mask_table(at_risk, min_cell=mc, real=real),
+        glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
+    )
+
+
+def km_figure(result: SurvivalChapter):
+    """Kaplan-Meier curves with the numbers at risk (the paper's Figure 3)."""
+    from micromet import plots_survival
+
+    s, o = result.study, result.outcome
+    times = [0, *(s.models.horizon_months or [12, 24, 36, 48])]
+    if max(times) < 60 and result.data[o.time].max() >= 59:
+        times.append(60)
+    data, hidden = without_small_groups(result.data, s)
+    if data.empty:
+        return nothing_drawn(hidden, s)
+    plot = plots_survival.km_plot(data, o.time, o.event, s.exposure.column, times=times,
+                                  p_value=result.logrank.p_value, ylabel=o.label)
+    say_hidden(plot.ax, hidden, s)
+    return _masked(plot.figure, s)

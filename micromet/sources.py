@@ -1,0 +1,122 @@
+"""Where the rows come from: a SEER*Stat export, an institutional CSV or ``synthetic://<name>``,
+read once into the analysis frame; the extract restricted to the study's years and exposure
+levels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from micromet.errors import InputError
+from micromet.study import Study
+
+TREATED = "_treated"  # 0/1 exposure indicator used by matching
+
+
+def cache_dir() -> Path | None:
+    """Where synthetic extracts are cached: ``$MICROMET_CACHE``, else the generator's default."""
+    import os
+
+    env = os.environ.get("MICROMET_CACHE")
+    return Path(env) if env else None
+
+
+def read_source(study: Study) -> pd.DataFrame:
+    """The raw frame (labels as text, canonical names) of the study's source."""
+    from micromet import seer
+
+    if study.synthetic:
+        from micromet import synth
+
+        name, query = study.synthetic_spec
+        if name != "seer_m0i":
+            raise InputError(f"unknown synthetic source '{name}' (known: seer_m0i)",
+                             file=study.file, column="source", value=study.source)
+        seed = int(query.pop("seed", study.seed))
+        scale = float(query.pop("scale", 1.0))
+        params = {k: _scalar(v) for k, v in query.items()}
+        path = synth.synthetic_extract(seed, params or None, cache_dir(), scale=scale)
+        if isinstance(path, pd.DataFrame):
+            return path
+        return seer.read_export(path)
+    path = Path(study.source)
+    if not path.exists():
+        raise InputError("data file not found", file=path, column="source")
+    return seer.read_export(path)
+
+
+def _scalar(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def write_synthetic_export(out, *, seed: int | None = None, scale: float = 1.0) -> Path:
+    """``micromet synth``: a synthetic SEER*Stat label export (+ .dic) in folder ``out``
+    (``seed`` defaults to ``micromet.synth.DEFAULT_SEED``)."""
+    from micromet import synth
+
+    seed = synth.DEFAULT_SEED if seed is None else seed
+    return Path(synth.cli_synth(Path(out), seed=seed, n_scale=scale))
+
+
+def analysis_frame(study: Study) -> pd.DataFrame:
+    from micromet import seer
+
+    raw = read_source(study)
+    grade = study.cohort.grade_variable if study.cohort and study.cohort.grade_variable else None
+    frame = seer.tidy(raw, grade) if grade else seer.tidy(raw)
+    if study.cohort is not None and study.cohort.years:
+        last = study.cohort.followup_until or study.cohort.years[1]
+        seer.check_followup(frame, last, file=raw.attrs.get("file"))
+    frame.attrs["n_raw"] = len(raw)
+    return frame
+
+
+def check_source(study: Study) -> None:
+    """Read and check a real source as chapter 1 will, before any chapter runs: a bad export or
+    series stops the run at once with the named error (file, column, 1-based row, value), and
+    a cohort that the criteria empty stops naming the step."""
+    if study.series is not None:
+        from micromet.series import read_source as read_series_source
+
+        read_series_source(study.source, study.series, seed=study.seed, cache_dir=cache_dir())
+        return
+    from micromet import cohort as cohort_mod
+
+    frame = analysis_frame(study)
+    extract, _ = restrict_extract(frame, study)
+    e = study.exposure
+    criteria = list(study.cohort.criteria) if study.cohort else []
+    cohort_mod.build_cohort(extract, criteria, e.column,
+                            levels=e.levels or [e.reference, e.exposed])
+
+
+def exposure_categorical(frame: pd.DataFrame, study: Study) -> pd.DataFrame:
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    frame = frame.copy()
+    frame[e.column] = pd.Categorical(frame[e.column].astype("object"), categories=levels)
+    return frame
+
+
+def group_counts(frame: pd.DataFrame, study: Study) -> dict[str, int]:
+    col = study.exposure.column
+    levels = study.exposure.levels or [study.exposure.reference, study.exposure.exposed]
+    counts = frame[col].astype("object").value_counts()
+    return {str(lv): int(counts.get(lv, 0)) for lv in levels}
+
+
+def restrict_extract(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, int]:
+    """The rows of the extract definition (years of diagnosis, exposure levels); the number of
+    rows set aside. The paper's extract holds only these, so nothing is set aside there."""
+    e = study.exposure
+    levels = e.levels or [e.reference, e.exposed]
+    keep = frame[e.column].astype("object").isin(levels).to_numpy()
+    if study.cohort is not None and study.cohort.years and "year" in frame.columns:
+        first, last = study.cohort.years
+        year = pd.to_numeric(frame["year"], errors="coerce")
+        keep &= year.between(first, last).fillna(False).to_numpy(dtype=bool)
+    return frame.loc[keep], int((~keep).sum())
