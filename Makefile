@@ -14,7 +14,7 @@ RUNS := _build/studies
 NBVAL_COPY := _build/nbval
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg
 
-.PHONY: book test publish lint deps lock bench clean git-status-before
+.PHONY: book test publish lint deps lock bench agreement clean git-status-before
 
 $(STAMP): $(LOCK) pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,7 +34,7 @@ book: $(STAMP)
 	$(RUN_AND_BUILD)
 
 # Refresh the committed chapters book/<study>/ (the published supplement) and build the book from them.
-publish: $(STAMP)
+publish: $(STAMP) agreement
 	for s in $(STUDIES); do $(BIN)/python -m micromet.cli run studies/$$s.yml --out book/$$s || exit 1; done
 	$(BIN)/python -m micromet.cli book
 
@@ -73,6 +73,11 @@ lock: $(STAMP)
 	$(BIN)/python tests/_requirements.py --write
 	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --generate-hashes \
 		--python-version 3.11 --quiet -o $(LOCK)
+
+# The agreement-with-R artifact the validation page shows (measured on tests/reference/, with the
+# benchmark figures of benchmarks/results/); tests/test_agreement.py checks it is current.
+agreement: $(STAMP)
+	$(BIN)/python tests/_agreement.py micromet/data/r_agreement.json
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

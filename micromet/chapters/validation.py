@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from micromet import governance
-from micromet.agreement import r_agreement
+from micromet.agreement import benchmarks, r_agreement
 from micromet.analyses import (
     _difference,
     _largest_count_diff,
@@ -110,6 +110,7 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
         "table3": model_cmp(os_s, po),
         "table4": model_cmp(bc, pb),
         "r_agreement": r_agreement(),
+        "benchmarks": benchmarks(),
     }
     summary = {"compared": compared}
     glue = {f"validation_{k}": v for k, v in tables.items()}
