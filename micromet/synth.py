@@ -58,29 +58,41 @@ hazards exactly::
     F1(t | Z)      = 1 - [1 - p (1 - exp(-rate_bc t))]^exp(eta1),
 
 cause-1 times drawn from F1(t | Z) / F1(inf | Z); the others have cause 2 (death from other
-causes) with time ~ Exponential(rate_other exp(eta2)). eta1 uses the paper's multivariable
-Fine-Gray estimates (Table 4: SHR 1.273 for M0(i+), age 1.038/year, size 1.042/mm, grade III
-1.874, ER+ 2.41e3, PR+ 0.701, subtypes 0.825 / 2.27e3 / 5.64e3, T3-T4 0.291, N1-N3 2.170), eta2
-the multivariable Cox estimates of Table 3 (age 1.075, size 1.024, grade III 3.065, N1-N3 1.672,
-M0(i+) 0.805). Both are centred at a reference patient (60 years, 16 mm, ER+PR+, all other
-covariates at their reference level), so ``p_bc`` is the eventual breast-cancer-death
-probability of that patient. (The huge ER/subtype values of Table 4 are the paper's estimates
-under near-separation; centred, they mean HR- vs ER+PR+ about 3.3 for triple-negative, and
-almost no breast-cancer deaths among ER-PR+ tumours, as in the paper's data.) ``p_bc`` and
+causes) with time ~ Exponential(rate_other exp(eta2)). eta2 uses the multivariable Cox estimates
+of the paper's Table 3 (age 1.075, size 1.024, grade III 3.065, N1-N3 1.672, M0(i+) 0.805). eta1
+uses the generator's true SHRs ``TRUE_SHR_BC``: the paper's multivariable Fine-Gray estimates of
+Table 4 for M0(i+) 1.273, age 1.038/year, size 1.042/mm, grade III 1.874, PR+ 0.701, HR+/HER2+
+0.825, T3-T4 0.291 and N1-N3 2.170, but *not* its ER and HR-negative subtype SHRs (ER+ 2.41e3,
+HR-/HER2+ 2.27e3, triple-negative 5.64e3). Those are artefacts of a monotone likelihood: ER-PR+
+tumours, the only ones telling ER from the HR-negative subtypes, are a handful in the paper's
+matched set (one M0(i+) patient and her controls), and with no breast-cancer death among them the
+ER coefficient runs off to infinity and the HR-negative subtypes follow it; taken as truth they
+would mean almost no breast-cancer deaths among ER-PR+ tumours. The generator uses
+plausible effects from the breast-cancer literature instead: ER+ 0.70, HR-/HER2+ 0.883 and
+triple-negative 1.62, which, with PR+ 0.701, make ER-PR+ 1.43, ER+PR- 1.43, HR-/HER2+ 1.80 and
+triple-negative 3.30 times the subdistribution hazard of an ER+PR+ HR+/HER2- tumour. (The paper's
+published numbers stay in ``studies/seer_m0i.yml``, ``published``.) Both linear predictors are
+centred at a reference patient (60 years, 16 mm, ER+PR+, all other covariates at their reference
+level), so ``p_bc`` is the eventual breast-cancer-death probability of that patient. ``p_bc`` and
 ``rate_other`` were calibrated (``calibrate``, on the covariate mix drawn with
 ``CALIBRATION_SEED``) so that a 1:2 matched set (585 M0(i+) plus 1,170
 M0 with the M0(i+) covariate mix) expects the published 47 breast-cancer and 35 other deaths.
 
-The default seed (``DEFAULT_SEED`` = 67) was chosen, among seeds 1-70, as the draw whose 1:2
+The default seed (``DEFAULT_SEED`` = 34) was chosen, among seeds 1-70, as the draw whose 1:2
 matched set (``micromet.matching.match``, caliper 0.2, the paper's ten covariates) lands nearest
-the published event counts: 1,755 matched rows with 83 deaths, 45 from breast cancer and 38 from
-other causes (paper: 82, 47, 35); its univariable matched estimates for M0(i+) are OS HR 0.878 and
-SHR 1.285 (paper 0.803 and 1.386). ``benchmarks/seed_search.py`` repeats that search. A single
-realization with ~80 events is noisy: seeds 1-5 give 45/26, 51/35, 44/35, 52/38 and 53/31
-breast-cancer/other deaths, and matched SHRs from 0.7 to 2.4 around the true 1.273.
-The full cohort has about 6,700 breast-cancer and 6,200 other deaths; median survival months
-26 (IQR 12-42), as in the paper; M0(i+) diagnoses lean to the earlier years
-(``year_weights_m0i``), as the paper's longer matched follow-up suggests.
+the published event counts (ties to the lower seed; 58 lands on the same counts): 1,755 matched
+rows with 82 deaths, 47 from breast cancer and 35 from other causes, as in the paper; its
+univariable matched estimates for M0(i+) are OS HR 0.794 and SHR 0.897 (paper 0.803 and 1.386).
+``benchmarks/seed_search.py`` repeats that search. A single realization with ~80 events is noisy:
+seeds 1-5 give 50/26, 46/42, 36/32, 42/32 and 52/30 breast-cancer/other deaths, and seeds 1-70
+matched SHRs from 0.60 to 2.30 around the true 1.273. Every matched set holds 3 ER-PR+ patients
+(the one ER-PR+ M0(i+) patient and her two controls), and in 64 of the 70 draws, the default
+among them, none of the three dies of breast cancer: a Fine-Gray model with ER and subtype then
+meets the paper's monotone likelihood on the matched set although the true SHRs are moderate.
+The full cohort has about 6,600 breast-cancer and 6,300 other deaths (about 50 breast-cancer
+deaths among its 2,467 ER-PR+ patients); median survival months 26 (IQR 12-42), as in the paper;
+M0(i+) diagnoses lean to the earlier years (``year_weights_m0i``), as the paper's longer matched
+follow-up suggests.
 """
 
 from __future__ import annotations
@@ -100,11 +112,11 @@ from scipy import optimize, special
 from micromet.errors import InputError
 from micromet.files import output_temp_dir
 
-DEFAULT_SEED = 67  # see the module docstring: the draw nearest the published matched counts
+DEFAULT_SEED = 34  # see the module docstring: the draw nearest the published matched counts
 CALIBRATION_SEED = 20251  # the covariate mix on which p_bc and rate_other were calibrated
 
 #: Part of the cache key: bump whenever the bytes written for a given seed and params change.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 GROUPS = ("M0", "M0(i+)")
 
 DATABASE_NAME = (
@@ -169,19 +181,26 @@ PUBLISHED_QUARTILES = {
 }
 RAW_TOTALS = {"M0": 323891, "M0(i+)": 680}
 
-#: Paper Table 4, multivariable Fine-Gray (subdistribution hazard ratios).
-TABLE4_MULTIVARIABLE = {
-    "age": 1.038,
-    "tumor_size_mm": 1.042,
-    "grade[III]": 1.874,
-    "er[Positive]": 2.41e3,
-    "pr[Positive]": 0.701,
-    "subtype[HR+/HER2+]": 0.825,
-    "subtype[HR-/HER2+]": 2.27e3,
-    "subtype[HR-/HER2-]": 5.64e3,
-    "t_stage[T3-T4]": 0.291,
-    "n_stage[N1-N3]": 2.170,
-    "m_stage[M0(i+)]": 1.273,
+#: The generator's true subdistribution hazard ratios of breast-cancer death (the default
+#: ``SynthParams.shr_bc``). Not the paper's Table 4 as published (that lives in
+#: ``studies/seer_m0i.yml: published``): eight terms are the paper's multivariable Fine-Gray
+#: estimates, but its ER and HR-negative subtype SHRs (2.41e3, 2.27e3, 5.64e3) are artefacts of a
+#: monotone likelihood and are replaced by plausible effects (module docstring, "Outcomes").
+#: Because ER-PR- tumours also carry the ``er`` and ``pr`` terms, the subtype SHRs below are
+#: set through contrasts with an ER+PR+ HR+/HER2- tumour: ER-PR+ 1/0.70 = 1.43, HR-/HER2+
+#: 0.883/(0.70 x 0.701) = 1.80, triple-negative 1.62/(0.70 x 0.701) = 3.30.
+TRUE_SHR_BC = {
+    "age": 1.038,                  # paper
+    "tumor_size_mm": 1.042,        # paper
+    "grade[III]": 1.874,           # paper
+    "er[Positive]": 0.70,          # not the paper's 2.41e3
+    "pr[Positive]": 0.701,         # paper
+    "subtype[HR+/HER2+]": 0.825,   # paper
+    "subtype[HR-/HER2+]": 0.883,   # not the paper's 2.27e3; HR-/HER2+ vs ER+PR+ 1.80
+    "subtype[HR-/HER2-]": 1.62,    # not the paper's 5.64e3; triple-negative vs ER+PR+ 3.30
+    "t_stage[T3-T4]": 0.291,       # paper
+    "n_stage[N1-N3]": 2.170,       # paper
+    "m_stage[M0(i+)]": 1.273,      # paper
 }
 #: Paper Table 3, multivariable Cox for overall survival (used for deaths from other causes).
 TABLE3_MULTIVARIABLE = {
@@ -240,9 +259,10 @@ def exclusion_plan(scale: float = 1.0, m0i_factor: float = 1.0) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class SynthParams:
-    """Parameters of the synthetic extract (defaults: the paper's estimates, calibrated rates).
+    """Parameters of the synthetic extract (defaults: the true effects, calibrated rates).
 
-    ``shr_bc``: subdistribution hazard ratios of breast-cancer death (Fine-Gray, Table 4);
+    ``shr_bc``: subdistribution hazard ratios of breast-cancer death (``TRUE_SHR_BC``: the
+    paper's Table 4 except ER and the HR-negative subtypes);
     ``hr_other``: hazard ratios of death from other causes given that cause (Table 3, OS).
     Keys are design-matrix term names (``age``, ``tumor_size_mm``, ``grade[III]``, ...); the
     linear predictors are centred at ``reference`` (numeric covariates subtract the value,
@@ -253,11 +273,11 @@ class SynthParams:
     every M0(i+) count (a larger exposed group for power checks; 1 = the paper).
     """
 
-    shr_bc: dict = field(default_factory=lambda: dict(TABLE4_MULTIVARIABLE))
+    shr_bc: dict = field(default_factory=lambda: dict(TRUE_SHR_BC))
     hr_other: dict = field(default_factory=lambda: dict(TABLE3_MULTIVARIABLE))
-    p_bc: float = 0.01453
+    p_bc: float = 0.01429
     rate_bc: float = 0.025
-    rate_other: float = 0.0002292
+    rate_other: float = 0.0002291
     reference: dict = field(default_factory=lambda: {
         "age": 60.0, "tumor_size_mm": 16.0, "er": "Positive", "pr": "Positive"})
     year_weights_m0: tuple = (0.185, 0.19, 0.18, 0.215, 0.23)
