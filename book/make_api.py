@@ -53,6 +53,8 @@ def signature(obj) -> str:
             text += f": {ann}"
         if p.default is not p.empty:
             default = "<factory>" if "factory" in repr(p.default) else repr(p.default)
+            if inspect.isclass(p.default):
+                default = p.default.__name__
             if isinstance(p.default, Path):  # no machine paths: relative to the repository
                 try:
                     rel = p.default.resolve().relative_to(ROOT).as_posix()

@@ -76,22 +76,35 @@ class Monotone:
 
 
 def _pattern(data: pd.DataFrame, low: np.ndarray, labels: dict) -> str:
-    """What the rows ``low`` share and the others do not: the categorical columns constant on
-    them ("ER status Negative and PR status Positive"), in column order."""
-    parts = []
+    """The fewest shared traits that single out the rows ``low`` ("ER status Negative and PR
+    status Positive"): among the categorical values every one of those rows has, the one that
+    leaves the fewest other rows is taken, then the next, until the description names exactly
+    those rows (or no trait narrows it further). Said in column order."""
+    low = np.asarray(low, dtype=bool)
     rows = data.loc[low]
+    traits = []
     for col in data.columns:
         values = rows[col]
         if pd.api.types.is_numeric_dtype(values) and not isinstance(
-                values.dtype, pd.CategoricalDtype) and values.nunique() > 2:
+                values.dtype, pd.CategoricalDtype) and data[col].nunique() > 2:
             continue
         if len(values) == 0 or values.isna().any() or values.nunique() != 1:
             continue
         level = values.iloc[0]
-        if (data[col] == level).all():
-            continue
-        parts.append(f"{labels.get(col, col)} {level}")
-    return " and ".join(parts)
+        inside = (data[col] == level).to_numpy()
+        if not inside.all():
+            traits.append((col, level, inside))
+    chosen, current = [], np.ones(len(data), dtype=bool)
+    while traits and (current != low).any():
+        col, level, inside = min(traits, key=lambda t: int((current & t[2]).sum()))
+        if (current & inside).sum() == current.sum():
+            break
+        chosen.append((col, level))
+        current &= inside
+        traits = [t for t in traits if t[0] != col]
+    order = {c: i for i, c in enumerate(data.columns)}
+    return " and ".join(f"{labels.get(c, c)} {v}" for c, v in sorted(chosen,
+                                                                     key=lambda cv: order[cv[0]]))
 
 
 def _covariates(terms, covariate_of, labels) -> str:

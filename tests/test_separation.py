@@ -72,8 +72,7 @@ def test_the_sentence_names_the_patients_as_a_clinician_would():
     data = er_subtype_data()
     covs = ["size", "er", "pr", "subtype"]
     expected = ("not estimable: no breast-cancer deaths among patients with ER status Negative "
-                "and PR status Positive and Breast subtype HR+/HER2- (n = 3): ER status and "
-                "Breast subtype (HR-/HER2+, "
+                "and PR status Positive (n = 3): ER status and Breast subtype (HR-/HER2+, "
                 "HR-/HER2-) cannot be estimated together")
     with pytest.warns(NotEstimableWarning, match=r"no breast-cancer deaths among patients"):
         fg = fine_gray(data, "time", "event", covs, cause=1, labels=LABELS,

@@ -49,3 +49,59 @@ def test_matching_disabled_analyses_the_whole_cohort_in_every_chapter(tmp_path):
     assert "matching" not in private
     final = sum(private["cohort"]["final"].values())
     assert private["os"]["n"] == private["bcsm"]["n"] == final
+
+
+def _estimates(section: dict) -> dict[str, object]:
+    return {f"{model}:{term}": row for model in ("univariable", "multivariable")
+            for term, row in section[model].items()}
+
+
+def _no_monotone_estimate(results: dict) -> list[str]:
+    """Tables 3 and 4: every term is either "not estimable" or an estimate with |log HR| <= 5
+    and finite limits (the paper's 5.48e5, 2.41e3 ... would fail)."""
+    import math
+
+    bad = []
+    for section in ("os", "bcsm"):
+        for key, row in _estimates(results[section]).items():
+            if row == "not estimable":
+                continue
+            hr, lower, upper, _ = row
+            if not (abs(math.log(hr)) <= 5 and math.isfinite(lower) and math.isfinite(upper)
+                    and lower > 0):
+                bad.append(f"{section} {key}: {row}")
+    return bad
+
+
+def test_default_draw_prints_no_monotone_estimate(seer_m0i_run):
+    results = json.loads((seer_m0i_run / "results.json").read_text(encoding="utf-8"))
+    assert _no_monotone_estimate(results) == []
+
+
+@pytest.mark.slow
+def test_another_draw_prints_no_monotone_estimate_and_firth_is_used_when_asked(tmp_path):
+    """Issue 13: on any seed, Tables 3 and 4 never show an estimate for a term whose likelihood
+    is monotone; with models.on_separation = firth the Cox tables are Firth's (Fine-Gray keeps
+    reporting, and says so)."""
+    out = tmp_path / "seed68"
+    chapters = "chapters=[01_cohort, 02_matching, 03_overall_survival, 04_bcsm]"
+    assert main(["run", str(STUDY), "--out", str(out), "--set",
+                 "source=synthetic://seer_m0i?seed=68", "--set", chapters]) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert _no_monotone_estimate(results) == []
+    firth = tmp_path / "firth"
+    assert main(["run", str(STUDY), "--out", str(firth), "--set",
+                 "source=synthetic://seer_m0i?seed=68", "--set", chapters,
+                 "--set", "models.on_separation=firth"]) == 0
+    with_firth = json.loads((firth / "results.json").read_text(encoding="utf-8"))
+    assert _no_monotone_estimate(with_firth) == []
+    assert with_firth["cohort"] == results["cohort"]
+    assert with_firth["matching"] == results["matching"]
+    os_terms = _estimates(with_firth["os"])
+    if any(v == "not estimable" for v in _estimates(results["os"]).values()):
+        # the ordinary fit had to report a term: Firth estimates every one, and says why
+        assert all(v != "not estimable" for v in os_terms.values())
+        notebook = (firth / "03_overall_survival.ipynb").read_text(encoding="utf-8")
+        assert "Firth" in notebook
+    else:  # nothing separated: the option changes nothing
+        assert os_terms == _estimates(results["os"])
