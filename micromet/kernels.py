@@ -1,10 +1,11 @@
 """The Jupyter kernels that execute a study's chapters, owned by micromet until they are gone.
 
-papermill (through nbclient) starts one kernel per chapter and shuts it down when the chapter
-ends. When a run is interrupted while a kernel is still starting, nbclient has not yet taken
-charge of it and would leave it running (in a work folder that the clean-up removes). So the
-kernels are started by ``ChapterKernelManager``, which records each one it launches;
-``stop_all`` kills whatever is still alive. The kernel's own stderr (its logging, its complaints
+``micromet run`` gives papermill (through nbclient) one ``ChapterKernelManager`` for the whole
+study: the first chapter starts the kernel, the next ones reuse it (micromet is imported once),
+and the run shuts it down at the end. When a run is interrupted while a kernel is still starting,
+nbclient has not yet taken charge of it and would leave it running (in a work folder that the
+clean-up removes). So ``ChapterKernelManager`` records each kernel it launches and ``stop_all``
+kills whatever is still alive. The kernel's own stderr (its logging, its complaints
 on being stopped mid-start) does not reach the user's terminal: cell errors come back through the
 notebook.
 """

@@ -1,8 +1,9 @@
 """``micromet run``: execute a study's chapters with papermill, atomically.
 
 ``run_study`` validates the study (``micromet.study``), executes ``notebooks/<chapter>.ipynb`` in
-the order the study lists them (kernel ``python3``, parameters ``study`` and ``output_dir``, the
-kernel's working directory being the output folder), hides the injected-parameters cell from the
+the order the study lists them (one ``python3`` kernel for all of them, parameters ``study`` and
+``output_dir``, the kernel's working directory being the output folder; what a chapter needs
+from an earlier one is read from that folder, so each notebook also runs alone), hides the injected-parameters cell from the
 book (tag ``remove-cell``), strips papermill's volatile metadata, writes ``results.json``, and only
 then moves the whole folder to ``_build/studies/<study>/`` (or ``out``; ``make publish`` gives
 ``book/<study>/``, the committed chapters). If any chapter fails, nothing is
@@ -118,6 +119,10 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
     source = study.source if study.synthetic else Path(study.source).name
     log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {source}")
     started = time.perf_counter()
+    # one kernel for the whole study: started by the first chapter, kept by the next ones
+    # (micromet and its dependencies are imported once; what a chapter needs from an earlier
+    # one still goes through the output folder, so each notebook also runs alone)
+    kernel = ChapterKernelManager(kernel_name=KERNEL)
     try:
         for number, (chapter, template) in enumerate(templates, start=1):
             target = work / f"{chapter}.ipynb"
@@ -130,7 +135,7 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
                     # the kernel's own logging (its TCP notice; its complaints when an interrupted run
                     # shuts it down) is not progress: cell errors come through the notebook
                     extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-                    kernel_manager_class=ChapterKernelManager,
+                    km=kernel,
                 )
             except papermill.PapermillExecutionError as exc:
                 kept = _keep_failed(target)
@@ -149,8 +154,22 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
         stop_all()  # a kernel interrupted while starting is not nbclient's to stop yet
         shutil.rmtree(work, ignore_errors=True)
         raise
+    finally:
+        _shut_down(kernel)
     log(f"wrote {out} in {time.perf_counter() - started:.1f} s")
     return out
+
+
+def _shut_down(kernel: ChapterKernelManager) -> None:
+    """Stop the study's kernel (it is ours: nbclient leaves a kernel it was given running)."""
+    import asyncio
+
+    if kernel.has_kernel:
+        try:
+            asyncio.run(kernel.shutdown_kernel(now=True))
+        except Exception:  # noqa: BLE001 - already gone; stop_all reaps it either way
+            pass
+    stop_all()
 
 
 def injectable(study: Study) -> dict:
@@ -178,9 +197,17 @@ def clean_notebook(path: str | Path, redact: dict[str, str] | None = None) -> No
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": KERNEL}
+    count = 0
     for index, cell in enumerate(nb.cells):
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code" and cell.get("execution_count") is not None:
+            # one kernel runs every chapter: each notebook numbers its cells from 1
+            count += 1
+            cell["execution_count"] = count
+            for output in cell.get("outputs", []):
+                if "execution_count" in output:
+                    output["execution_count"] = count
         tags = list(cell.metadata.get("tags", []))
         if "injected-parameters" in tags:
             for old, new in (redact or {}).items():

@@ -185,3 +185,36 @@ def test_a_bad_export_fails_its_chapter_with_file_column_row_value(tmp_path):
     assert err.value == "Unknown sex label"
     assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "cache"]
+
+
+def test_one_kernel_runs_every_chapter_and_each_notebook_counts_from_one(toy, tmp_path,
+                                                                         monkeypatch):
+    """A study's chapters share one kernel (micromet is imported once), which is stopped at the
+    end; each executed notebook still numbers its cells from 1, as if run alone."""
+    import os
+
+    from micromet import kernels
+
+    launched = []
+    original = kernels.ChapterKernelManager._async_launch_kernel
+
+    async def counting(self, kernel_cmd, **kw):
+        launched.append(kernel_cmd)
+        await original(self, kernel_cmd, **kw)
+
+    monkeypatch.setattr(kernels.ChapterKernelManager, "_async_launch_kernel", counting)
+    study, nbdir = toy
+    notebook([('study = {}\noutput_dir = "."', ["parameters"]),
+              ("import os\nprint(os.getpid())", [])], nbdir / "c_third.ipynb")
+    out = run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None,
+                    overrides=["chapters=[a_first, b_second, c_third]"])
+    assert len(launched) == 1
+    assert kernels._LIVE == set()  # stopped and reaped
+    pid = int(nbformat.read(str(out / "c_third.ipynb"), as_version=4).cells[2]
+              .outputs[0]["text"])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    for name in ("a_first", "b_second", "c_third"):
+        nb = nbformat.read(str(out / f"{name}.ipynb"), as_version=4)
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), (name, counts)
