@@ -170,9 +170,56 @@ def model_rows(table: pd.DataFrame, not_estimable: dict | None = None) -> dict[s
     return out
 
 
-def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str]):
+def model_fitter(study: Study, analysis):
+    """``fit(data, covariates)`` for the analysis's model: R's ``coxph`` (``micromet.survival.
+    cox``) or ``cmprsk::crr`` (``micromet.competing.fine_gray``) with the study's choices (ties,
+    cluster, what to do on separation) and its words for the notes."""
+    from micromet import competing, survival
+
+    o = study.outcomes[analysis.outcome]
+    m = study.models
+    if analysis.model == "cox":
+        def fit(d, c):
+            return survival.cox(d, o.time, o.event, c, ties=m.ties, cluster=m.cluster,
+                                on_separation=m.on_separation, labels=study.labels,
+                                event_name="deaths" if o.cause is None else "events")
+        return fit
+    cause = o.cause if o.cause is not None else 1
+    names = o.cause_labels or {}
+    cause_name = names.get(str(cause)) or names.get(cause)
+    on_separation = "report" if m.on_separation == "firth" else m.on_separation
+
+    def fit(d, c):
+        return competing.fine_gray(d, o.time, o.event, c, cause=cause,
+                                   on_separation=on_separation, labels=study.labels,
+                                   event_name=f"{cause_name} deaths" if cause_name else None)
+    return fit
+
+
+def selection_sentence(study: Study, analysis) -> str:
+    """How the multivariable model's covariates were chosen, in words for the chapter."""
+    rule = study.selection(analysis)
+    group = study.label(study.exposure.column).lower()
+    if analysis.multivariable is not None:
+        names = ", ".join(study.label(c) for c in analysis.multivariable)
+        return (f"then together the covariates the paper names ({names}) with the {group} "
+                f"(multivariable, fixed in advance)")
+    if rule == "all":
+        names = ", ".join(study.label(c) for c in study.candidates(analysis))
+        return (f"then together the covariates fixed in advance ({names}) with the {group} "
+                f"(multivariable)")
+    if rule == "none":
+        return f"then the {group} alone (no multivariable adjustment)"
+    return (f"then together those with a univariable p below {study.models.selection_p:g}, "
+            f"the {group} always kept (multivariable)")
+
+
+def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str], *,
+                   selection: str | None = None, multivariable: list[str] | None = None):
     """Univariable fits of each covariate and of the exposure, then the multivariable model of
-    the covariates passing the study's rule (``models.selection``), exposure forced in.
+    the covariates passing the rule ``selection`` (default ``models.selection``: ``univariable_p``,
+    ``all`` or ``none``), exposure forced in; or, with ``multivariable``, of those covariates
+    (fixed in advance) and the exposure.
 
     ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
     notes)."""
@@ -192,14 +239,18 @@ def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str])
                                   for term, why in getattr(uni_results[c], "not_estimable",
                                                            {}).items()}
     m = study.models
-    if m.selection == "all":
+    rule = selection or m.selection
+    if multivariable is not None:
+        chosen = [c for c in multivariable if c != e]
+    elif rule == "all":
         chosen = [c for c in candidates if c != e]
-    elif m.selection == "none":
+    elif rule == "none":
         chosen = []
     else:
         chosen = [c for c in candidates if c != e
                   and (uni_results[c].table["p"] < m.selection_p).any()]
-    if m.force_exposure or (uni_results[e].table["p"] < m.selection_p).any():
+    if multivariable is not None or m.force_exposure or \
+            (uni_results[e].table["p"] < m.selection_p).any():
         chosen = chosen + [e]
     multi = None
     if chosen:
