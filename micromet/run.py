@@ -134,6 +134,7 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
                 papermill.execute_notebook(
                     str(template), str(target), parameters=parameters, kernel_name=KERNEL,
                     progress_bar=False, log_output=False, cwd=str(work),
+                    request_save_on_cell_execute=False,  # written once, when the chapter ends
                     execution_timeout=execution_timeout,
                     # the kernel's own logging (its TCP notice; its complaints when an interrupted run
                     # shuts it down) is not progress: cell errors come through the notebook
