@@ -15,7 +15,8 @@ import pytest  # noqa: E402
 
 from micromet import survival as sv  # noqa: E402
 from micromet.errors import InputError, NotEstimableWarning  # noqa: E402
-from micromet.plots_survival import format_logrank_p, km_plot  # noqa: E402
+from micromet.plots_survival import km_plot  # noqa: E402
+from micromet.report import fmt_p  # noqa: E402
 
 REF_DIR = Path(__file__).parent / "reference" / "survival"
 REF = json.loads((REF_DIR / "survival_reference.json").read_text())
@@ -150,10 +151,13 @@ def test_km_plot_on_given_axes_and_without_p(data):
     plt.close(fig)
 
 
-def test_format_logrank_p():
-    assert format_logrank_p(0.7812) == "Log-rank P = 0.78"
-    assert format_logrank_p(0.0042) == "Log-rank P = 0.004"
-    assert format_logrank_p(1e-5) == "Log-rank P < 0.001"
+def test_the_figures_p_values():
+    # the KM panel: two decimals, three below 0.01; the CIF panel: three decimals
+    assert fmt_p(0.7812, 2, label="Log-rank P") == "Log-rank P = 0.78"
+    assert fmt_p(0.0042, 2, label="Log-rank P") == "Log-rank P = 0.004"
+    assert fmt_p(1e-5, 2, label="Log-rank P") == "Log-rank P < 0.001"
+    assert fmt_p(0.04213, label="p") == "p = 0.042" and fmt_p(None, label="p") == "p = NA"
+    assert fmt_p(2e-4, label="p") == "p < 0.001"
 
 
 def test_no_warning_leaks_from_ordinary_fits(data):
