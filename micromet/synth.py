@@ -101,7 +101,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +109,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from micromet.errors import InputError
-from micromet.files import output_temp_dir
+from micromet.files import build_once
 
 DEFAULT_SEED = 34  # see the module docstring: the draw nearest the published matched counts
 CALIBRATION_SEED = 20251  # the covariate mix on which p_bc and rate_other were calibrated
@@ -1123,19 +1122,12 @@ def synthetic_extract(seed: int = DEFAULT_SEED, params: SynthParams | dict | Non
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache / f"seer_m0i-{params.key(seed, scale)}"
     csv_path = target / f"{EXPORT_STEM}.csv"
-    if csv_path.exists() and (target / f"{EXPORT_STEM}.dic").exists():
-        return csv_path
-    tmp = output_temp_dir(cache, prefix=".tmp-seer_m0i-")
-    try:
-        write_seer_extract(tmp, seed=seed, params=params, scale=scale)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not csv_path.exists():  # not a concurrent writer: a real failure
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    def complete(folder: Path) -> bool:
+        return (folder / f"{EXPORT_STEM}.csv").exists() and (folder / f"{EXPORT_STEM}.dic").exists()
+
+    build_once(target, lambda tmp: write_seer_extract(tmp, seed=seed, params=params, scale=scale),
+               complete)
     return csv_path
 
 
