@@ -15,12 +15,13 @@ from micromet.study import Study
 TREATED = "_treated"  # 0/1 exposure indicator used by matching
 
 
-def cache_dir() -> Path | None:
-    """Where synthetic extracts are cached: ``$MICROMET_CACHE``, else the generator's default."""
+def cache_dir() -> Path:
+    """Where synthetic extracts and series are cached: ``$MICROMET_CACHE`` if set, else
+    ``~/.cache/micromet`` (the one place that reads it; the generators get it from here)."""
     import os
 
     env = os.environ.get("MICROMET_CACHE")
-    return Path(env) if env else None
+    return Path(env) if env else Path.home() / ".cache" / "micromet"
 
 
 def read_source(study: Study) -> pd.DataFrame:

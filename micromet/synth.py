@@ -100,7 +100,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1107,20 +1106,18 @@ def truth_summary(seed: int, params: SynthParams, scale: float, truth: pd.DataFr
     }
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("MICROMET_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "micromet"
-
-
 def synthetic_extract(seed: int = DEFAULT_SEED, params: SynthParams | dict | None = None,
                       cache_dir=None, *, scale: float = 1.0) -> Path:
     """Path of the synthetic export for (seed, params, scale), generated once into a cache
-    directory keyed by their hash (default ``$MICROMET_CACHE`` or ``~/.cache/micromet``).
+    directory keyed by their hash (default :func:`micromet.sources.cache_dir`).
     Written into a temporary directory and renamed into place, so a reader never sees half."""
     if not isinstance(params, SynthParams):
         params = SynthParams.from_dict(params)
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = cache / f"seer_m0i-{params.key(seed, scale)}"
+    if cache_dir is None:
+        from micromet import sources  # here: sources imports the generators too
+
+        cache_dir = sources.cache_dir()
+    target = Path(cache_dir) / f"seer_m0i-{params.key(seed, scale)}"
     csv_path = target / f"{EXPORT_STEM}.csv"
 
     def complete(folder: Path) -> bool:

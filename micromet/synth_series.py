@@ -43,7 +43,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -327,22 +326,20 @@ def write_series(path, *, seed: int = DEFAULT_SEED, params: dict | None = None,
     return path
 
 
-def default_cache_dir() -> Path:
-    """``$MICROMET_CACHE`` if set, else ``~/.cache/micromet``."""
-    env = os.environ.get("MICROMET_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "micromet"
-
-
 def synthetic_series(seed: int = DEFAULT_SEED, params: dict | None = None,
                      cache_dir=None) -> Path:
     """The path of the synthetic series CSV for ``seed`` and ``params``, generated on first use.
 
-    It lives in ``<cache_dir>/nanomet-<hash>/nanomet.csv`` with ``truth.json`` beside it; the
+    It lives in ``<cache_dir>/nanomet-<hash>/nanomet.csv`` (``cache_dir`` by default
+    :func:`micromet.sources.cache_dir`) with ``truth.json`` beside it; the
     folder is built under a temporary name and renamed into place, so a reader never sees a
     half-written series (two concurrent writers produce identical files; the first rename wins).
     """
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folder = cache / f"nanomet-{params_hash(seed, params)}"
+    if cache_dir is None:
+        from micromet import sources  # here: sources imports the generators too
+
+        cache_dir = sources.cache_dir()
+    folder = Path(cache_dir) / f"nanomet-{params_hash(seed, params)}"
     csv = folder / "nanomet.csv"
 
     def complete(where: Path) -> bool:
