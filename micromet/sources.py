@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from micromet.errors import InputError
-from micromet.study import Study
+from micromet.study import Study, synthetic_request
 
 TREATED = "_treated"  # 0/1 exposure indicator used by matching
 
@@ -31,14 +31,12 @@ def read_source(study: Study) -> pd.DataFrame:
     if study.synthetic:
         from micromet import synth
 
-        name, query = study.synthetic_spec
+        name, seed, params = synthetic_request(study.source, seed=study.seed, file=study.file)
         if name != "seer_m0i":
             raise InputError(f"unknown synthetic source '{name}' (known: seer_m0i)",
                              file=study.file, column="source", value=study.source)
-        seed = int(query.pop("seed", study.seed))
-        scale = float(query.pop("scale", 1.0))
-        params = {k: _scalar(v) for k, v in query.items()}
-        path = synth.synthetic_extract(seed, params or None, cache_dir(), scale=scale)
+        scale = float(params.pop("scale", 1.0))
+        path = synth.synthetic_extract(int(seed), params or None, cache_dir(), scale=scale)
         if isinstance(path, pd.DataFrame):
             return path
         return seer.read_export(path)
@@ -46,12 +44,6 @@ def read_source(study: Study) -> pd.DataFrame:
     if not path.exists():
         raise InputError("data file not found", file=path, column="source")
     return seer.read_export(path)
-
-
-def _scalar(text: str):
-    import yaml
-
-    return yaml.safe_load(text)
 
 
 def write_synthetic_export(out, *, seed: int | None = None, scale: float = 1.0) -> Path:
