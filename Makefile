@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
 # Studies whose chapters the book shows (studies/<name>.yml -> book/<name>/).
-STUDIES ?= seer_m0i nanomet
+STUDIES ?= $(sort $(basename $(notdir $(wildcard studies/*.yml))))  # every study file
 RUNS := _build/studies
 NBVAL_COPY := _build/nbval
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval/sanitize.cfg

@@ -170,24 +170,68 @@ def model_rows(table: pd.DataFrame, not_estimable: dict | None = None) -> dict[s
     return out
 
 
-SELECTIONS = ("univariable_p", "all", "none")
+def model_fitter(study: Study, analysis):
+    """``fit(data, covariates)`` for the analysis's model: R's ``coxph`` (``micromet.survival.
+    cox``) or ``cmprsk::crr`` (``micromet.competing.fine_gray``) with the study's choices (ties,
+    cluster, what to do on separation) and its words for the notes."""
+    from micromet import competing, survival
+
+    o = study.outcomes[analysis.outcome]
+    m = study.models
+    if analysis.model == "cox":
+        def fit(d, c):
+            return survival.cox(d, o.time, o.event, c, ties=m.ties, cluster=m.cluster,
+                                on_separation=m.on_separation, labels=study.labels,
+                                event_name="deaths" if o.cause is None else "events")
+        return fit
+    cause = o.cause if o.cause is not None else 1
+    names = o.cause_labels or {}
+    cause_name = names.get(str(cause)) or names.get(cause)
+    on_separation = "report" if m.on_separation == "firth" else m.on_separation
+
+    def fit(d, c):
+        return competing.fine_gray(d, o.time, o.event, c, cause=cause,
+                                   on_separation=on_separation, labels=study.labels,
+                                   event_name=f"{cause_name} deaths" if cause_name else None)
+    return fit
+
+
+def selection_sentence(study: Study, analysis) -> str:
+    """How the multivariable model's covariates were chosen, in words for the chapter."""
+    rule = study.selection(analysis)
+    group = study.label(study.exposure.column).lower()
+    if analysis.multivariable is not None:
+        names = ", ".join(study.label(c) for c in analysis.multivariable)
+        return (f"then together the covariates the paper names ({names}) with the {group} "
+                f"(multivariable, fixed in advance)")
+    if rule == "all":
+        names = ", ".join(study.label(c) for c in study.candidates(analysis))
+        return (f"then together the covariates fixed in advance ({names}) with the {group} "
+                f"(multivariable)")
+    if rule == "none":
+        return f"then the {group} alone (no multivariable adjustment)"
+    return (f"then together those with a univariable p below {study.models.selection_p:g}, "
+            f"the {group} always kept (multivariable)")
 
 
 def screen(fit, data: pd.DataFrame, covariates: list[str], exposure: str, *,
            selection: str = "univariable_p", selection_p: float = 0.05,
-           force_exposure: bool = True):
+           force_exposure: bool = True, multivariable: list[str] | None = None):
     """The Table 3/4 procedure without a Study: each covariate and the exposure fitted alone
     (univariable), then the multivariable model of the covariates that pass ``selection``:
 
     * ``"univariable_p"``: any of the covariate's terms has a univariable p < ``selection_p``;
     * ``"all"``: every covariate; ``"none"``: none (the exposure alone, if it enters).
 
-    The exposure enters when ``force_exposure`` or when it passes the same p rule.
+    The exposure enters when ``force_exposure`` or when it passes the same p rule. With
+    ``multivariable`` (covariates fixed in advance) the multivariable model is those and the
+    exposure, and ``selection`` is not used.
     ``fit(data, covariates) -> result with .table`` (``survival.cox``, ``competing.fine_gray``,
     ...). Returns (uni_table, multi_result or None, chosen, notes): the univariable tables
     stacked (covariates first, the exposure last; ``attrs["not_estimable"]`` term -> reason),
     the covariates of the multivariable model and the not-estimable/unstable warnings' texts."""
     from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
+    from micromet.study import SELECTIONS
 
     if selection not in SELECTIONS:
         raise InputError(f"selection must be one of {', '.join(SELECTIONS)}, not {selection!r}",
@@ -206,13 +250,15 @@ def screen(fit, data: pd.DataFrame, covariates: list[str], exposure: str, *,
     def passes(c) -> bool:
         return bool((uni_results[c].table["p"] < selection_p).any())
 
-    if selection == "all":
+    if multivariable is not None:
+        chosen = [c for c in multivariable if c != exposure]
+    elif selection == "all":
         chosen = [c for c in candidates if c != exposure]
     elif selection == "none":
         chosen = []
     else:
         chosen = [c for c in candidates if c != exposure and passes(c)]
-    if force_exposure or passes(exposure):
+    if multivariable is not None or force_exposure or passes(exposure):
         chosen = chosen + [exposure]
     multi = None
     if chosen:
@@ -224,16 +270,20 @@ def screen(fit, data: pd.DataFrame, covariates: list[str], exposure: str, *,
     return uni, multi, chosen, notes
 
 
-def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str]):
+def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str], *,
+                   selection: str | None = None, multivariable: list[str] | None = None):
     """Univariable fits of each covariate and of the exposure, then the multivariable model of
-    the covariates passing the study's rule (``models.selection``, ``models.selection_p``,
-    ``models.force_exposure``): :func:`screen` with the study's exposure and rule.
+    the covariates passing the rule ``selection`` (default ``models.selection``: ``univariable_p``,
+    ``all`` or ``none``; ``models.selection_p``), exposure forced in unless
+    ``models.force_exposure`` is false; or, with ``multivariable``, of those covariates (fixed in
+    advance) and the exposure: :func:`screen` with the study's exposure and rule.
 
     ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
     notes)."""
     m = study.models
-    return screen(fit, data, covariates, study.exposure.column, selection=m.selection,
-                  selection_p=m.selection_p, force_exposure=m.force_exposure)
+    return screen(fit, data, covariates, study.exposure.column,
+                  selection=selection or m.selection, selection_p=m.selection_p,
+                  force_exposure=m.force_exposure, multivariable=multivariable)
 
 
 def model_table(uni: pd.DataFrame, multi, data: pd.DataFrame, covariates: list[str],

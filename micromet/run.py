@@ -96,19 +96,22 @@ def run_study(
 
     import papermill  # imported here: `micromet --help` stays fast
 
-    if not study.synthetic:  # a bad export is named now, not from inside a kernel
-        from micromet.sources import check_source
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the chapters report them
-            check_source(study)
-
     with output_lock(out):
         return _execute(study, templates, out, log, execution_timeout, papermill)
 
 
 def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> Path:
     work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
+    if not study.synthetic:  # a bad export is named now, not from inside a kernel
+        from micromet.sources import check_source
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the chapters report them
+                check_source(study, work)  # keeps the tidied export for chapter 1
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     parameters = {"study": injectable(study), "output_dir": "."}
     redact = {}
     if not study.synthetic:

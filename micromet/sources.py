@@ -5,11 +5,13 @@ levels.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from micromet.errors import InputError
+from micromet.store import DATA_DIR, load_frame, save_frame
 from micromet.study import Study, synthetic_request
 
 TREATED = "_treated"  # 0/1 exposure indicator used by matching
@@ -55,7 +57,20 @@ def write_synthetic_export(out, *, seed: int | None = None, scale: float = 1.0) 
     return Path(synth.cli_synth(Path(out), seed=seed, n_scale=scale))
 
 
-def analysis_frame(study: Study) -> pd.DataFrame:
+SOURCE_FRAME = "source"  # data/source.parquet: the tidied export, read once per run
+
+
+def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
+    """The tidied source (``seer.tidy`` of the export) with ``attrs["n_raw"]``. With
+    ``output_dir``, the frame the run's pre-check saved there (``data/source.parquet``, row-level
+    like every file of ``data/``) is used when present, and the warnings that reading gave are
+    given again, so the chapter's notes are the same as if it had read the export itself."""
+    kept = None if output_dir is None else Path(output_dir) / DATA_DIR / f"{SOURCE_FRAME}.parquet"
+    if kept is not None and kept.exists():
+        frame = load_frame(output_dir, SOURCE_FRAME, "01_cohort")
+        for message in frame.attrs.get("source_warnings", []):
+            warnings.warn(message, UserWarning, stacklevel=2)
+        return frame
     from micromet import seer
 
     raw = read_source(study)
@@ -68,10 +83,11 @@ def analysis_frame(study: Study) -> pd.DataFrame:
     return frame
 
 
-def check_source(study: Study) -> None:
+def check_source(study: Study, output_dir=None) -> None:
     """Read and check a real source as chapter 1 will, before any chapter runs: a bad export or
     series stops the run at once with the named error (file, column, 1-based row, value), and
-    a cohort that the criteria empty stops naming the step."""
+    a cohort that the criteria empty stops naming the step. With ``output_dir`` (the run's work
+    folder) the tidied export is kept there for chapter 1, which then does not read it again."""
     if study.series is not None:
         from micromet.series import read_source as read_series_source
 
@@ -79,12 +95,17 @@ def check_source(study: Study) -> None:
         return
     from micromet import cohort as cohort_mod
 
-    frame = analysis_frame(study)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = analysis_frame(study)
+    frame.attrs["source_warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
     extract, _ = restrict_extract(frame, study)
     e = study.exposure
     criteria = list(study.cohort.criteria) if study.cohort else []
     cohort_mod.build_cohort(extract, criteria, e.column,
                             levels=e.levels or [e.reference, e.exposed])
+    if output_dir is not None:
+        save_frame(frame, output_dir, SOURCE_FRAME)
 
 
 def exposure_categorical(frame: pd.DataFrame, study: Study) -> pd.DataFrame:

@@ -131,6 +131,33 @@ class Models:
     on_separation: str = "report"
 
 
+MODELS = ("cox", "fine_gray")
+SELECTIONS = ("univariable_p", "all", "none")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A regression table of one outcome (the paper's Table 3 or 4): which model, which candidate
+    covariates, and how the multivariable model chooses among them.
+
+    ``model``: ``cox`` (R's ``coxph``) or ``fine_gray`` (``cmprsk::crr``; the outcome must have a
+    ``cause``). ``covariates``: the candidates (default: the study's ``covariates``); the
+    exposure is always a candidate. ``selection``: ``univariable_p`` (those with a univariable p
+    below ``models.selection_p``), ``all`` (every candidate: a covariate set fixed in advance) or
+    ``none`` (the exposure alone); default ``models.selection``. ``multivariable``: the
+    covariates of the multivariable model fixed in advance (the exposure is added), as a paper
+    names them; when given, ``selection`` is not used. ``published``: the key of ``published``
+    that holds the paper's rows of this table (default: the outcome's name)."""
+
+    outcome: str
+    model: str
+    title: str = ""
+    covariates: list[str] | None = None
+    selection: str | None = None
+    multivariable: list[str] | None = None
+    published: str | None = None
+
+
 @dataclass(frozen=True)
 class Governance:
     """Data-use rules: counts 1 .. min_cell-1 are masked when the source is real."""
@@ -160,6 +187,7 @@ class Study:
     series: dict[str, Any] | None = None  # an institutional CSV's mapping (micromet.series)
     comparisons: list[list[str]] = field(default_factory=list)  # pairwise [exposed, reference]
     grouped_model: dict[str, Any] | None = None  # a model on a regrouped exposure
+    analyses: dict[str, Analysis] = field(default_factory=dict)  # regression tables by name
     options: dict[str, Any] = field(default_factory=dict)  # study-specific chapter options
     citation: str = ""
     published: dict[str, Any] = field(default_factory=dict)
@@ -183,6 +211,23 @@ class Study:
 
     def label(self, column: str) -> str:
         return self.labels.get(column, column)
+
+    def analysis_for(self, outcome: str) -> Analysis:
+        """The regression table of ``outcome``: the study's ``analyses`` entry for it, else
+        the default (Cox, or Fine-Gray for an outcome with a cause; the study's covariates and
+        ``models.selection``)."""
+        for analysis in self.analyses.values():
+            if analysis.outcome == outcome:
+                return analysis
+        o = self.outcomes[outcome]
+        return Analysis(outcome=outcome, model="fine_gray" if o.cause is not None else "cox")
+
+    def candidates(self, analysis: Analysis) -> list[str]:
+        """The candidate covariates of ``analysis`` (the exposure is added by the screen)."""
+        return list(self.covariates if analysis.covariates is None else analysis.covariates)
+
+    def selection(self, analysis: Analysis) -> str:
+        return analysis.selection or self.models.selection
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping (JSON/YAML-safe) that ``from_dict`` accepts."""
@@ -224,6 +269,17 @@ def load_study(
     of dotted keys to values. ``data``: a path that replaces ``source`` (a real export).
     """
     path = study_path(name_or_path)
+    raw = _read_study_file(path, ())
+    for key, value in parse_overrides(overrides).items():
+        set_dotted(raw, key, value, file=path)
+    if data is not None:
+        raw["source"] = str(Path(data).expanduser().resolve())
+    return Study.from_dict(raw, file=str(path))
+
+
+def _read_study_file(path: Path, seen: tuple[Path, ...]) -> dict:
+    """A study file as a mapping; with ``extends: <study>``, that study's mapping with this
+    file's keys laid over it (sections merged key by key, lists and values replaced)."""
     if not path.is_file():
         raise InputError("study file not found" if not path.exists() else "is not a file",
                          file=path)
@@ -238,11 +294,32 @@ def load_study(
         raise InputError("not a UTF-8 text file", file=path) from None
     if not isinstance(raw, dict):
         raise InputError("a study file must be a mapping of key: value", file=path)
-    for key, value in parse_overrides(overrides).items():
-        set_dotted(raw, key, value, file=path)
-    if data is not None:
-        raw["source"] = str(Path(data).expanduser().resolve())
-    return Study.from_dict(raw, file=str(path))
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise InputError("parameter 'extends' must be the name of another study (or its file)",
+                         file=path, column="extends", value=base)
+    base_path = study_path(base)
+    if not base_path.is_absolute() and not base_path.exists():
+        base_path = path.parent / base_path
+    if base_path.resolve() in {p.resolve() for p in (*seen, path)}:
+        raise InputError("parameter 'extends' makes a cycle of study files", file=path,
+                         column="extends", value=base)
+    if not base_path.is_file():
+        raise InputError("parameter 'extends' names a study file that does not exist",
+                         file=path, column="extends", value=base)
+    return _merge(_read_study_file(base_path, (*seen, path)), raw)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _yaml_where(exc: yaml.YAMLError) -> str:
@@ -517,6 +594,29 @@ def _check_semantics(study: Study) -> None:
     if study.cohort is not None and len(study.cohort.years) == 2 \
             and study.cohort.years[0] > study.cohort.years[1]:
         raise bad("cohort.years", "must be [first, last] with first <= last", study.cohort.years)
+    for name, analysis in study.analyses.items():
+        where = f"analyses.{name}"
+        if analysis.outcome not in study.outcomes:
+            raise bad(f"{where}.outcome", f"must be one of the outcomes "
+                      f"({', '.join(study.outcomes)})", analysis.outcome)
+        others = [n for n, a in study.analyses.items() if a.outcome == analysis.outcome]
+        if others[0] != name:
+            raise bad(f"{where}.outcome", f"is already analysed by analyses.{others[0]}: one "
+                      "regression table per outcome", analysis.outcome)
+        if analysis.model not in MODELS:
+            raise bad(f"{where}.model", f"must be one of {', '.join(MODELS)}", analysis.model)
+        if analysis.model == "fine_gray" and study.outcomes[analysis.outcome].cause is None:
+            raise bad(f"{where}.model", f"is fine_gray but outcomes.{analysis.outcome} has no "
+                      "cause (a competing-risks outcome needs cause and competing)",
+                      analysis.model)
+        if analysis.selection is not None and analysis.selection not in SELECTIONS:
+            raise bad(f"{where}.selection", f"must be one of {', '.join(SELECTIONS)}",
+                      analysis.selection)
+        if analysis.multivariable is not None:
+            missing = [c for c in analysis.multivariable if c not in study.candidates(analysis)]
+            if missing:
+                raise bad(f"{where}.multivariable", "must be among the analysis's candidate "
+                          "covariates (its covariates, or the study's)", missing[0])
     _check_columns(study, bad)
     if not study.synthetic and "://" in study.source:
         raise bad("source", "must be a path or synthetic://<name>?seed=<n>", study.source)
@@ -574,6 +674,11 @@ def _check_columns(study: Study, bad) -> None:
             notna = criterion.get("notna")
             if isinstance(notna, list):
                 named += [(f"{where}.notna", str(c)) for c in notna]
+    for name, analysis in study.analyses.items():
+        named += [(f"analyses.{name}.covariates[{i}]", c)
+                  for i, c in enumerate(analysis.covariates or [])]
+        named += [(f"analyses.{name}.multivariable[{i}]", c)
+                  for i, c in enumerate(analysis.multivariable or [])]
     if study.models.cluster not in (None, "subclass"):
         named.append(("models.cluster", study.models.cluster))
     for key, column in named:

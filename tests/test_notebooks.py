@@ -181,3 +181,10 @@ def test_other_parameters_on_a_small_real_export_give_a_consistent_masked_book(t
         seen_mask |= "&lt;11" in text or "<11" in text
     assert seen_mask, "small counts of a real source must be shown as <11"
     assert (out / "data" / ".gitignore").exists()
+    # the export was read once, by the run's pre-check, which kept it for chapter 1 (row-level,
+    # in data/ with the other row-level files); what reading it said is still in chapter 1
+    import pandas as pd
+
+    kept = pd.read_parquet(out / "data" / "source.parquet")
+    assert kept.attrs["n_raw"] == results["cohort"]["n_raw"] and len(kept) > 0
+    assert isinstance(kept.attrs["source_warnings"], list)

@@ -146,3 +146,61 @@ def test_a_malformed_criterion_is_refused_before_running(tmp_path):
     with pytest.raises(InputError) as info:
         load_study(write(tmp_path, text))
     assert info.value.column == "cohort.criteria" and "age 18-89" in str(info.value)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_regression_tables_are_declared_per_outcome():
+    s = load_study("seer_m0i")
+    assert s.analysis_for("os").model == "cox" and s.analysis_for("bcsm").model == "fine_gray"
+    assert s.candidates(s.analysis_for("os")) == s.covariates
+    assert s.selection(s.analysis_for("bcsm")) == "univariable_p"
+    paper = load_study("seer_m0i_paper_models")
+    assert paper.analysis_for("os").multivariable == ["age", "tumor_size_mm", "grade", "n_stage"]
+    assert paper.matching.ratio == 1 and paper.published == s.published
+
+
+@pytest.mark.parametrize("override, key", [
+    ("analyses.table3.outcome=death", "analyses.table3.outcome"),
+    ("analyses.table3.model=logistic", "analyses.table3.model"),
+    ("analyses.table3.model=fine_gray", "analyses.table3.model"),   # os has no cause
+    ("analyses.table3.selection=stepwise", "analyses.table3.selection"),
+    ("analyses.table3.multivariable=[age, bmi]", "analyses.table3.multivariable"),
+    ("analyses.table4.outcome=os", "analyses.table4.outcome"),        # two tables of os
+    ("analyses.table3.covariates=[age, shoe_size]", "analyses.table3.covariates[1]"),
+])
+def test_a_bad_analysis_names_its_key(override, key):
+    with pytest.raises(InputError) as err:
+        load_study("seer_m0i", [override])
+    assert err.value.column == key, str(err.value)
+
+
+def test_extends_lays_a_file_over_another_study(tmp_path):
+    base = (ROOT / "studies" / "seer_m0i.yml").read_text(encoding="utf-8")
+    (tmp_path / "base.yml").write_text(base, encoding="utf-8")
+    child = write(tmp_path, "extends: base.yml\nname: child\nmatching: {caliper: 0.1}\n")
+    s = load_study(child)
+    assert s.name == "child" and s.matching.caliper == 0.1
+    assert s.matching.ratio == 2 and s.covariates == load_study("seer_m0i").covariates
+    loop = tmp_path / "loop.yml"
+    loop.write_text("extends: loop.yml\nname: loop\n", encoding="utf-8")
+    with pytest.raises(InputError, match="cycle"):
+        load_study(loop)
+    orphan = tmp_path / "orphan.yml"
+    orphan.write_text("extends: no_such_study\nname: orphan\n", encoding="utf-8")
+    with pytest.raises(InputError, match="does not exist"):
+        load_study(orphan)
+
+
+def test_every_study_file_is_in_the_book():
+    """A new study is a YAML file and a TOC entry: each studies/*.yml has its chapters in
+    _toc.yml, and make runs every study file."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = {c["file"] for part in toc["parts"] for c in part["chapters"]} | {
+        s["file"] for part in toc["parts"] for c in part["chapters"] for s in c.get("sections", [])}
+    for path in sorted((ROOT / "studies").glob("*.yml")):
+        study = load_study(path)
+        for chapter in study.chapters:
+            assert f"book/{study.name}/{chapter}" in files, (path.name, chapter)
+    assert "wildcard studies/*.yml" in (ROOT / "Makefile").read_text(encoding="utf-8")

@@ -105,6 +105,11 @@ def test_the_multivariable_model_takes_the_selected_covariates(data):
     _, nothing, chosen, _ = screen(cox_fit, data, ["age"], "group", selection="none",
                                    force_exposure=False)
     assert chosen == [] and nothing is None
+    # covariates fixed in advance: those and the exposure, whatever the screen says
+    _, fixed, chosen, _ = screen(cox_fit, data, ["age", "size", "grade"], "group",
+                                 force_exposure=False, multivariable=["grade"])
+    assert chosen == ["grade", "group"] and list(fixed.table.index) == ["grade[III]",
+                                                                         "group[M0(i+)]"]
     with pytest.raises(InputError, match="selection"):
         screen(cox_fit, data, ["age"], "group", selection="all of them")
 

@@ -50,7 +50,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     levels = e.levels or [e.reference, e.exposed]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = analysis_frame(study)
+        frame = analysis_frame(study, output_dir)
         extract, outside = restrict_extract(frame, study)
         criteria = list(study.cohort.criteria) if study.cohort else []
         built = cohort_mod.build_cohort(extract, criteria, e.column, levels=levels)

@@ -14,10 +14,12 @@ from micromet.analyses import (
     conditioning_record,
     exposure_term,
     format_models,
+    model_fitter,
     model_rows,
     models_vs_published,
     published_artefacts,
     screen_and_fit,
+    selection_sentence,
 )
 from micromet.chapters.matching import analysed_set
 from micromet.report import (
@@ -62,30 +64,25 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     data = analysed_set(study, output_dir)
     o = study.outcomes[outcome]
     e = study.exposure.column
-    covs = study.covariates
+    analysis = study.analysis_for(outcome)
+    covs = study.candidates(analysis)
+    published = study.published.get(analysis.published or outcome)
     cause = o.cause if o.cause is not None else 1
     ci = competing.cuminc(data, o.time, o.event, e)
     gray = competing.gray_test(data, o.time, o.event, e, cause=cause)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     at = competing.timepoints(ci, horizons)
 
-    cause_name = (o.cause_labels or {}).get(cause) or (o.cause_labels or {}).get(str(cause))
-    on_separation = "report" if study.models.on_separation == "firth" else \
-        study.models.on_separation
-
-    def fit(d, c):
-        return competing.fine_gray(d, o.time, o.event, c, cause=cause,
-                                   on_separation=on_separation, labels=study.labels,
-                                   event_name=f"{cause_name} deaths" if cause_name else None)
-
-    uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
+    uni, multi, chosen, notes = screen_and_fit(model_fitter(study, analysis), data, study, covs,
+                                               selection=study.selection(analysis),
+                                               multivariable=analysis.multivariable)
     notes = list(dict.fromkeys(notes))
-    if study.models.on_separation == "firth" and (
+    if study.models.on_separation == "firth" and analysis.model == "fine_gray" and (
             getattr(multi, "not_estimable", None) or uni.attrs.get("not_estimable")):
         notes.append("Firth's correction (models.on_separation: firth) is available for Cox "
                      "models only; in the Fine-Gray models the terms that cannot be estimated "
                      "are reported as such.")
-    artefacts = published_artefacts(study.published.get(outcome))
+    artefacts = published_artefacts(published)
     if artefacts:
         notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
     ev = pd.to_numeric(data[o.event])
@@ -108,6 +105,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {
+        "selection_text": selection_sentence(study, analysis),
         "events_cause": fmt_count(n_cause, study), "events_competing": fmt_count(n_comp, study),
         "gray_p": fmt_p(gray.p_value),
         "shr_uni": _hr_text(uni, term),
@@ -124,7 +122,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     return CompetingChapter(
         study=study, data=data, cif=ci, gray=gray, uni=uni, multi=multi,
         fine_gray_table=format_models(uni, multi, data, study, covs),
-        fine_gray_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
+        fine_gray_vs_published=models_vs_published(uni, multi, published),
         cif_table=_cif_display(at),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
     )

@@ -16,10 +16,12 @@ from micromet.analyses import (
     exposure_term,
     followup,
     format_models,
+    model_fitter,
     model_rows,
     models_vs_published,
     published_artefacts,
     screen_and_fit,
+    selection_sentence,
 )
 from micromet.chapters.competing_risks import nothing_drawn, say_hidden, without_small_groups
 from micromet.chapters.matching import analysed_set
@@ -68,19 +70,16 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     data = analysed_set(study, output_dir)
     o = study.outcomes[outcome]
     e = study.exposure.column
-    covs = study.covariates
+    analysis = study.analysis_for(outcome)
+    covs = study.candidates(analysis)
+    published = study.published.get(analysis.published or outcome)
     km = survival.km(data, o.time, o.event, e)
     lr = survival.logrank(data, o.time, o.event, e)
-
-    def fit(d, c):
-        return survival.cox(d, o.time, o.event, c, ties=study.models.ties,
-                            cluster=study.models.cluster,
-                            on_separation=study.models.on_separation, labels=study.labels,
-                            event_name="deaths")
-
-    uni, multi, chosen, notes = screen_and_fit(fit, data, study, covs)
+    uni, multi, chosen, notes = screen_and_fit(model_fitter(study, analysis), data, study, covs,
+                                               selection=study.selection(analysis),
+                                               multivariable=analysis.multivariable)
     notes = list(dict.fromkeys(notes))
-    artefacts = published_artefacts(study.published.get(outcome))
+    artefacts = published_artefacts(published)
     if artefacts:
         notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
     fu = followup(data, study)
@@ -112,7 +111,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "n": shown_count(n_shown, study), "deaths": fmt_count(events, study),
         "logrank_p": fmt_p(lr.p_value),
         "followup_median": f"{fu['median']:g}", "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
-        "followup_max": f"{fu['max']:g}", "selection_p": f"{study.models.selection_p:g}",
+        "followup_max": f"{fu['max']:g}", "selection_text": selection_sentence(study, analysis),
         "hr_uni": _hr_text(uni, term),
         "hr_multi": _hr_text(multi.table if multi is not None else None, term),
     }
@@ -130,7 +129,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     return SurvivalChapter(
         study=study, data=data, km=km, logrank=lr, uni=uni, multi=multi,
         cox_table=format_models(uni, multi, data, study, covs),
-        cox_vs_published=models_vs_published(uni, multi, study.published.get(outcome)),
+        cox_vs_published=models_vs_published(uni, multi, published),
         survival_table=surv_show, ph_table=ph,
         median_table=median_display(medians, study),
         at_risk=governance.mask_table(at_risk, min_cell=mc, real=real),

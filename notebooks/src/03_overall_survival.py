@@ -48,8 +48,8 @@ os_result.survival_table
 # %% [markdown]
 # ## Table 3: Cox regression
 #
-# Every candidate covariate alone (univariable), then together those with a univariable p below
-# {glue:text}`selection_p`, the group always kept (multivariable). Efron ties, as R's `coxph`.
+# Every candidate covariate alone (univariable), {glue:text}`selection_text`. Efron ties, as R's
+# `coxph`.
 # Group, multivariable: HR {glue:text}`hr_multi`.
 
 # %% tags=["nbval-ignore-output"]

@@ -40,7 +40,8 @@ bcsm.cif_table
 # %% [markdown]
 # ## Table 4: Fine-Gray regression
 #
-# Subdistribution hazard ratios, univariable and multivariable (same selection rule as Table 3).
+# Subdistribution hazard ratios: every candidate covariate alone (univariable),
+# {glue:text}`selection_text`.
 # Group, multivariable: sHR {glue:text}`shr_multi`.
 
 # %% tags=["nbval-ignore-output"]
