@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from micromet import pipeline, synth
-from micromet.study import load_study
+from micromet.study import load_study, synthetic_request
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,8 +32,8 @@ def main(argv=None) -> int:
     study = load_study("seer_m0i", args.set)
 
     t0 = time.perf_counter()
-    name, query = study.synthetic_spec
-    synth.synthetic_extract(int(query.get("seed", study.seed)), None, pipeline.cache_dir())
+    _, seed, _ = synthetic_request(study.source, seed=study.seed)
+    synth.synthetic_extract(int(seed), None, pipeline.cache_dir())
     generate = time.perf_counter() - t0
 
     steps = {}

@@ -84,14 +84,14 @@ def ensure_export(study) -> Path:
     """The study's synthetic export, generated (once, cached) by micromet itself, as
     ``micromet.pipeline.read_source`` does for the synthetic source."""
     from micromet import pipeline, synth
+    from micromet.study import synthetic_request
 
-    name, query = study.synthetic_spec
+    name, seed, params = synthetic_request(study.source, seed=study.seed)
     if name != "seer_m0i":
         raise SystemExit(f"unexpected synthetic source {study.source!r}")
-    seed = int(query.pop("seed", study.seed))
-    scale = float(query.pop("scale", 1.0))
-    params = {k: pipeline._scalar(v) for k, v in query.items()}
-    return Path(synth.synthetic_extract(seed, params or None, pipeline.cache_dir(), scale=scale))
+    scale = float(params.pop("scale", 1.0))
+    return Path(synth.synthetic_extract(int(seed), params or None, pipeline.cache_dir(),
+                                        scale=scale))
 
 
 def run_micromet(export: Path, keep: Path | None) -> tuple[float, str]:

@@ -214,44 +214,52 @@ def selection_sentence(study: Study, analysis) -> str:
             f"the {group} always kept (multivariable)")
 
 
-def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str], *,
-                   selection: str | None = None, multivariable: list[str] | None = None):
-    """Univariable fits of each covariate and of the exposure, then the multivariable model of
-    the covariates passing the rule ``selection`` (default ``models.selection``: ``univariable_p``,
-    ``all`` or ``none``), exposure forced in; or, with ``multivariable``, of those covariates
-    (fixed in advance) and the exposure.
+def screen(fit, data: pd.DataFrame, covariates: list[str], exposure: str, *,
+           selection: str = "univariable_p", selection_p: float = 0.05,
+           force_exposure: bool = True, multivariable: list[str] | None = None):
+    """The Table 3/4 procedure without a Study: each covariate and the exposure fitted alone
+    (univariable), then the multivariable model of the covariates that pass ``selection``:
 
-    ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
-    notes)."""
-    from micromet.errors import NotEstimableWarning, UnstableWarning
+    * ``"univariable_p"``: any of the covariate's terms has a univariable p < ``selection_p``;
+    * ``"all"``: every covariate; ``"none"``: none (the exposure alone, if it enters).
 
-    e = study.exposure.column
-    candidates = [c for c in covariates if c != e] + [e]
-    uni_tables, notes = [], []
+    The exposure enters when ``force_exposure`` or when it passes the same p rule. With
+    ``multivariable`` (covariates fixed in advance) the multivariable model is those and the
+    exposure, and ``selection`` is not used.
+    ``fit(data, covariates) -> result with .table`` (``survival.cox``, ``competing.fine_gray``,
+    ...). Returns (uni_table, multi_result or None, chosen, notes): the univariable tables
+    stacked (covariates first, the exposure last; ``attrs["not_estimable"]`` term -> reason),
+    the covariates of the multivariable model and the not-estimable/unstable warnings' texts."""
+    from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
+    from micromet.study import SELECTIONS
+
+    if selection not in SELECTIONS:
+        raise InputError(f"selection must be one of {', '.join(SELECTIONS)}, not {selection!r}",
+                         column="models.selection", value=selection)
+    candidates = [c for c in covariates if c != exposure] + [exposure]
+    notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         uni_results = {c: fit(data, [c]) for c in candidates}
     notes += warning_notes(caught, NotEstimableWarning)
-    for c in candidates:
-        uni_tables.append(uni_results[c].table)
-    uni = pd.concat(uni_tables)
+    uni = pd.concat([uni_results[c].table for c in candidates])
     uni.attrs["not_estimable"] = {term: why for c in candidates
                                   for term, why in getattr(uni_results[c], "not_estimable",
                                                            {}).items()}
-    m = study.models
-    rule = selection or m.selection
+
+    def passes(c) -> bool:
+        return bool((uni_results[c].table["p"] < selection_p).any())
+
     if multivariable is not None:
-        chosen = [c for c in multivariable if c != e]
-    elif rule == "all":
-        chosen = [c for c in candidates if c != e]
-    elif rule == "none":
+        chosen = [c for c in multivariable if c != exposure]
+    elif selection == "all":
+        chosen = [c for c in candidates if c != exposure]
+    elif selection == "none":
         chosen = []
     else:
-        chosen = [c for c in candidates if c != e
-                  and (uni_results[c].table["p"] < m.selection_p).any()]
-    if multivariable is not None or m.force_exposure or \
-            (uni_results[e].table["p"] < m.selection_p).any():
-        chosen = chosen + [e]
+        chosen = [c for c in candidates if c != exposure and passes(c)]
+    if multivariable is not None or force_exposure or passes(exposure):
+        chosen = chosen + [exposure]
     multi = None
     if chosen:
         with warnings.catch_warnings(record=True) as caught:
@@ -262,26 +270,49 @@ def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str],
     return uni, multi, chosen, notes
 
 
-def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
-                  covariates: list[str]) -> pd.DataFrame:
-    """Table 3/4 layout: rows (variable, level) with the reference level, HR (95% CI) and p."""
+def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str], *,
+                   selection: str | None = None, multivariable: list[str] | None = None):
+    """Univariable fits of each covariate and of the exposure, then the multivariable model of
+    the covariates passing the rule ``selection`` (default ``models.selection``: ``univariable_p``,
+    ``all`` or ``none``; ``models.selection_p``), exposure forced in unless
+    ``models.force_exposure`` is false; or, with ``multivariable``, of those covariates (fixed in
+    advance) and the exposure: :func:`screen` with the study's exposure and rule.
+
+    ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
+    notes)."""
+    m = study.models
+    return screen(fit, data, covariates, study.exposure.column,
+                  selection=selection or m.selection, selection_p=m.selection_p,
+                  force_exposure=m.force_exposure, multivariable=multivariable)
+
+
+def model_table(uni: pd.DataFrame, multi, data: pd.DataFrame, covariates: list[str],
+                exposure: str, labels=None) -> pd.DataFrame:
+    """Table 3/4 layout without a Study: rows (variable, level), a categorical covariate's
+    reference level first ("1 (reference)"), columns Univariable/Multivariable x HR (95% CI)/p
+    (:func:`micromet.formatting.fmt_hr`, :func:`~micromet.formatting.fmt_p`); "-" for a
+    covariate left out of the multivariable model, "not estimable" for a term without an
+    estimate. ``multi``: the multivariable result, its table, or None; ``labels``: a mapping
+    or function from a column to its printed name."""
     from micromet.design import design_matrix
 
-    e = study.exposure.column
-    candidates = [c for c in covariates if c != e] + [e]
+    label = labels if callable(labels) else (lambda c: (labels or {}).get(c, c))
+    candidates = [c for c in covariates if c != exposure] + [exposure]
     design = design_matrix(data, candidates, check_aliasing=False)
-    mtab = multi.table if multi is not None else pd.DataFrame(columns=uni.columns)
+    mtab = getattr(multi, "table", multi)
+    if mtab is None:
+        mtab = pd.DataFrame(columns=uni.columns)
     rows, index = [], []
     for cov in candidates:
         terms = [t for t in design.all_terms if design.covariate_of[t] == cov]
         in_multi = any(t in mtab.index for t in terms)
         if cov in design.reference:
-            index.append((study.label(cov), str(design.reference[cov])))
+            index.append((label(cov), str(design.reference[cov])))
             rows.append(["1 (reference)", "", "1 (reference)" if in_multi else "-",
                          "" if in_multi else "-"])
         for term in terms:
             level = term[len(cov) + 1:-1] if term != cov else ("per unit")
-            index.append((study.label(cov), level))
+            index.append((label(cov), level))
             row = []
             for tab, present in ((uni, True), (mtab, in_multi)):
                 if present and term in tab.index:
@@ -293,6 +324,13 @@ def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
     cols = pd.MultiIndex.from_product([["Univariable", "Multivariable"], ["HR (95% CI)", "p"]])
     return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["variable", "level"]),
                         columns=cols)
+
+
+def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
+                  covariates: list[str]) -> pd.DataFrame:
+    """Table 3/4 layout: rows (variable, level) with the reference level, HR (95% CI) and p
+    (:func:`model_table` with the study's exposure and labels)."""
+    return model_table(uni, multi, data, covariates, study.exposure.column, study.label)
 
 
 ARTEFACT = "the paper's value is an artefact"

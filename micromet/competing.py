@@ -10,8 +10,9 @@
   the estimation of the censoring distribution. It costs O(n log n): risk-set sums are running sums
   over the sorted data (METHODS 5), never sums over pairs of subjects. Unlike crr, whose variance
   overflows 32-bit integers above 46,340 subjects at risk, the variance here is right at any size.
-* :func:`predict_cif` agrees with ``predict.crr``; :func:`fine_gray_table` gives the uni- and
-  multivariable table of a paper (hazard ratios with 95% CI and p).
+* :func:`predict_cif` agrees with ``predict.crr``. The uni- and multivariable table of a paper
+  (Table 4) is built by :func:`micromet.analyses.screen_and_fit` and
+  :func:`micromet.analyses.format_models`, as Cox's Table 3 is.
 
 ``event`` codes follow cmprsk: 0 censored, 1, 2, ... causes; for Fine-Gray every code other than 0
 and ``cause`` is a competing event.
@@ -38,7 +39,7 @@ from micromet.design import (
 )
 from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
 from micromet.separation import leave_out_covariates, monotone_direction
-from micromet.survival import diverging_terms, format_cox_table
+from micromet.survival import diverging_terms
 
 __all__ = [
     "cuminc",
@@ -49,7 +50,6 @@ __all__ = [
     "fine_gray",
     "FineGrayResult",
     "predict_cif",
-    "fine_gray_table",
 ]
 
 ALL_GROUP = "all"  # the group label of cuminc without groups (cmprsk names it "1")
@@ -953,60 +953,3 @@ def predict_cif(result: FineGrayResult, newdata) -> pd.DataFrame:
     cum = np.cumsum(result.bfitj)
     cif = 1.0 - np.exp(-np.outer(cum, np.exp(lp)))
     return pd.DataFrame(cif, index=pd.Index(result.uftime, name="time"), columns=newdata.index)
-
-
-# --------------------------------------------------------------------------------------------
-# uni- and multivariable tables
-# --------------------------------------------------------------------------------------------
-
-
-def fine_gray_table(
-    data: pd.DataFrame,
-    duration: str,
-    event: str,
-    covariates: list[str],
-    cause: int = 1,
-    multivariable: str | list[str] | None = None,
-    *,
-    digits: int = 3,
-    labels: dict | None = None,
-) -> pd.DataFrame:
-    """Univariable and multivariable Fine-Gray models side by side, like a paper's Table 4.
-
-    Each covariate is fitted alone (univariable); the multivariable model has all ``covariates``
-    (``multivariable=None``), only those with a univariable p < 0.05 in any of their terms
-    (``"p<0.05"``, or another threshold written the same way), or a given list. Returns the table
-    formatted by :func:`micromet.survival.format_cox_table` (index = term; columns Variable,
-    Univariable HR (95% CI), Univariable P, Multivariable HR (95% CI), Multivariable P; "–" for a
-    term left out of the multivariable model, "not estimable" with the reason in the notes).
-    ``labels`` maps covariates or terms to printed names.
-    """
-    uni = []
-    for cov in covariates:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotEstimableWarning)
-            res = fine_gray(data, duration, event, [cov], cause=cause)
-        uni.append(res)
-    uni_table = pd.concat([r.table for r in uni])
-    if multivariable is None:
-        multi_covs = list(covariates)
-    elif isinstance(multivariable, str):
-        text = multivariable.replace(" ", "")
-        try:
-            alpha = float(text[2:]) if text.startswith("p<") else None
-        except ValueError:
-            alpha = None
-        if alpha is None:
-            raise InputError(f"multivariable must be None, 'p<0.05' or a list, not {multivariable!r}")
-        multi_covs = [cov for cov, r in zip(covariates, uni) if (r.table["p"] < alpha).any()]
-    else:
-        multi_covs = list(multivariable)
-    multi = fine_gray(data, duration, event, multi_covs, cause=cause) if multi_covs else None
-    multi_table = multi.table if multi is not None else None
-    notes = {}
-    for r in uni + ([multi] if multi is not None else []):
-        notes.update(r.dropped)
-        notes.update(r.not_estimable)
-    design = design_matrix(data, list(covariates), check_aliasing=False)
-    return format_cox_table(uni_table, multi_table, design=design, notes=notes, labels=labels,
-                            digits=digits)

@@ -24,8 +24,8 @@ from scipy import special, stats
 
 from micromet.design import levels_of
 from micromet.errors import InputError
+from micromet.formatting import EN_DASH, fmt_p
 
-EN_DASH = "\u2013"
 #: The paper's Table 1 / Table 2 variables, display labels and units.
 TABLE1_CONTINUOUS = ["age", "tumor_size_mm"]
 TABLE1_CATEGORICAL = ["histology", "grade", "er", "pr", "her2", "subtype", "t_stage", "n_stage"]
@@ -171,13 +171,6 @@ def table_one(data: pd.DataFrame, group: str, continuous=(), categorical=(), *, 
     return t
 
 
-def format_p(p: float) -> str:
-    """P value as in the paper: 3 decimals, ``<0.001`` below 0.001."""
-    if p is None or not np.isfinite(p):
-        return "NA"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _num(x: float) -> str:
     if not np.isfinite(x):
         return "NA"
@@ -209,11 +202,11 @@ def format_table_one(t: pd.DataFrame, *, n=None, group_labels=None, units=None) 
             for g in groups:
                 row[heads[g]] = (f"{_num(first[f'median[{g}]'])} ({_num(first[f'q1[{g}]'])}"
                                  f"{EN_DASH}{_num(first[f'q3[{g}]'])})")
-            row["P value"] = format_p(first["p"])
+            row["P value"] = fmt_p(first["p"])
             out.append(row)
             continue
         row = {"Variable": f"{first['label']}, n (%)", **{heads[g]: "" for g in groups},
-               "P value": format_p(first["p"])}
+               "P value": fmt_p(first["p"])}
         out.append(row)
         for _, r in block.iterrows():
             row = {"Variable": f"{EN_DASH} {r['level']}"}

@@ -11,16 +11,10 @@ import numpy as np
 import pandas as pd
 
 from micromet.errors import InputError
+from micromet.formatting import fmt_p
 from micromet.plots_style import group_colors
 
-__all__ = ["cif_plot", "format_p"]
-
-
-def format_p(p: float) -> str:
-    """A p-value as papers print it: "p < 0.001", else three decimals."""
-    if p is None or not np.isfinite(p):
-        return "p = NA"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+__all__ = ["cif_plot"]
 
 
 def _step_xy(cur: pd.DataFrame, layout: str, last_time) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +84,7 @@ def cif_plot(
     if title:
         ax.set_title(title)
     if gray_p is not None:
-        ax.text(0.03, 0.95, f"Gray's test {format_p(gray_p)}", transform=ax.transAxes,
+        ax.text(0.03, 0.95, f"Gray's test {fmt_p(gray_p, label='p')}", transform=ax.transAxes,
                 va="top", ha="left")
     if len(groups) > 1 or other:
         ax.legend(frameon=False, loc="lower right")

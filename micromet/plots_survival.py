@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from micromet import survival as sv
+from micromet.formatting import fmt_p
 from micromet.plots_style import group_colors
 
 
@@ -24,17 +25,6 @@ class KMPlot:
     ax: plt.Axes
     risk_ax: plt.Axes
     p_value: float | None
-
-
-def format_logrank_p(p: float) -> str:
-    """"Log-rank P = 0.78" (two decimals), three decimals below 0.01, "P < 0.001" below that."""
-    if p is None or not np.isfinite(p):
-        return ""
-    if p < 0.001:
-        return "Log-rank P < 0.001"
-    if p < 0.01:
-        return f"Log-rank P = {p:.3f}"
-    return f"Log-rank P = {p:.2f}"
 
 
 def km_plot(
@@ -108,7 +98,9 @@ def km_plot(
         # top right unless the curves are still up there at the end (high survival: bottom right)
         low = float(table["survival"].min()) if len(table) else 1.0
         y, va = (0.30, "bottom") if low > 0.45 else (0.95, "top")
-        ax.text(0.97, y, format_logrank_p(p_value), transform=ax.transAxes, ha="right", va=va)
+        # "Log-rank P = 0.78": two decimals, three below 0.01, "P < 0.001" below that
+        text = fmt_p(p_value, 2, label="Log-rank P") if np.isfinite(p_value) else ""
+        ax.text(0.97, y, text, transform=ax.transAxes, ha="right", va=va)
 
     # numbers at risk: one row per group, one column per time
     k = len(levels)

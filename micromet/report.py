@@ -1,4 +1,5 @@
-"""The report layer: one formatter for p values, hazard ratios, counts and dashes; what a
+"""The report layer: the formatters of p values and hazard ratios (``micromet.formatting``,
+re-exported here), counts and dashes; what a
 notebook shows (notice, parameters, headline, published tables); small counts masked at this
 boundary when the source is real (``micromet.governance``).
 """
@@ -13,6 +14,7 @@ import pandas as pd
 
 from micromet import governance
 from micromet.files import sha256_of
+from micromet.formatting import EN_DASH, fmt_hr, fmt_p  # noqa: F401  (the report's formatters)
 from micromet.study import Study, load_study
 
 
@@ -126,24 +128,6 @@ def pretty(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     return frame.astype(object).map(cell)
 
 
-def fmt_p(p) -> str:
-    if p is None or not np.isfinite(p):
-        return "NA"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def fmt_hr(hr, lower, upper) -> str:
-    if not all(np.isfinite(v) for v in (hr, lower, upper)):
-        return "not estimable"
-    return f"{_num(hr)} ({_num(lower)}-{_num(upper)})"
-
-
-def _num(x: float) -> str:
-    if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-3):
-        return f"{x:.2e}"
-    return f"{x:.3f}"
-
-
 def published_size(data: pd.DataFrame, study: Study):
     """The size of an analysed set as it may be published. Its groups' sizes are published too
     (numbers at risk at time 0, Table 2), so with a real source and a group smaller than
@@ -223,8 +207,6 @@ def survival_at_display(surv: pd.DataFrame, study: Study) -> pd.DataFrame:
 def median_display(medians: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Median survival (95% CI) per group, as ``print(survfit)``: "not reached" where the curve
     (or a confidence limit) stays above one half; counts masked with a real source."""
-    from micromet.describe import EN_DASH
-
     def months(v):
         return "not reached" if not np.isfinite(v) else f"{v:g}"
 

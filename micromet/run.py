@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from micromet.errors import InputError, MicrometError
-from micromet.files import output_temp_dir, sha256_of
+from micromet.files import output_temp_dir, replace_dir, sha256_of
 from micromet.kernels import ChapterKernelManager, stop_all
 from micromet.outputs import check_output, output_lock, write_marker
 from micromet.study import NOTEBOOKS_DIR, REPO_ROOT, Study, load_study
@@ -153,7 +153,7 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
         write_marker(work, study.name)
         # checked again just before the swap: the folder may have changed during the run
         check_output(out, repo=REPO_ROOT)
-        _replace_dir(work, out)
+        replace_dir(work, out)
     except BaseException:
         stop_all()  # a kernel interrupted while starting is not nbclient's to stop yet
         shutil.rmtree(work, ignore_errors=True)
@@ -286,25 +286,6 @@ def round_floats(obj, digits: int = FLOAT_DIGITS):
             return 0.0
         return float(f"{obj:.{digits}g}")
     return str(obj)
-
-
-# ---- atomic move --------------------------------------------------------------------------------
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``; the previous ``target`` is removed only after the swap."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _keep_failed(notebook: Path) -> Path | None:

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from micromet.errors import InputError
+from micromet.study import is_synthetic, synthetic_request
 
 DAYS_PER_MONTH = 365.25 / 12
 MONTHS_PER_UNIT = {
@@ -432,32 +433,25 @@ def source_path(source: str, *, seed: int | None = None, cache_dir=None) -> Path
     generated (and cached) by :func:`micromet.synth_series.synthetic_series`. Extra query
     parameters are synthetic-series parameters, parsed as YAML scalars (``?loss_rate_per_year=0.02``).
     """
-    from urllib.parse import parse_qsl, urlparse
-
     if "://" not in str(source):
         path = Path(source).expanduser()
         if not path.is_file():
             raise InputError("data file not found", file=path, column="source")
         return path
-    url = urlparse(str(source))
-    if url.scheme != "synthetic" or url.netloc != SYNTHETIC_NAME:
+    name, seed, params = synthetic_request(source, seed=seed) if is_synthetic(source) else \
+        (None, None, {})
+    if name != SYNTHETIC_NAME:
         raise InputError(f"unknown source (known: a CSV path, synthetic://{SYNTHETIC_NAME}?seed=N)",
                          column="source", value=source)
-    import yaml
-
     from micromet import synth_series
 
-    query = dict(parse_qsl(url.query))
-    if "seed" in query:
-        seed = int(query.pop("seed"))
     seed = synth_series.DEFAULT_SEED if seed is None else int(seed)
-    params = {k: yaml.safe_load(v) for k, v in query.items()} or None
-    return synth_series.synthetic_series(seed, params, cache_dir)
+    return synth_series.synthetic_series(seed, params or None, cache_dir)
 
 
 def read_source(source: str, mapping, *, seed: int | None = None, cache_dir=None) -> pd.DataFrame:
     """:func:`read_series` of :func:`source_path` (the study's ``source`` and ``data`` mapping);
     the frame's ``attrs["synthetic"]`` says whether the source was generated."""
     frame = read_series(source_path(source, seed=seed, cache_dir=cache_dir), mapping)
-    frame.attrs["synthetic"] = "://" in str(source)
+    frame.attrs["synthetic"] = is_synthetic(source)
     return frame

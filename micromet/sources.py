@@ -12,17 +12,18 @@ import pandas as pd
 
 from micromet.errors import InputError
 from micromet.store import DATA_DIR, load_frame, save_frame
-from micromet.study import Study
+from micromet.study import Study, synthetic_request
 
 TREATED = "_treated"  # 0/1 exposure indicator used by matching
 
 
-def cache_dir() -> Path | None:
-    """Where synthetic extracts are cached: ``$MICROMET_CACHE``, else the generator's default."""
+def cache_dir() -> Path:
+    """Where synthetic extracts and series are cached: ``$MICROMET_CACHE`` if set, else
+    ``~/.cache/micromet`` (the one place that reads it; the generators get it from here)."""
     import os
 
     env = os.environ.get("MICROMET_CACHE")
-    return Path(env) if env else None
+    return Path(env) if env else Path.home() / ".cache" / "micromet"
 
 
 def read_source(study: Study) -> pd.DataFrame:
@@ -32,14 +33,12 @@ def read_source(study: Study) -> pd.DataFrame:
     if study.synthetic:
         from micromet import synth
 
-        name, query = study.synthetic_spec
+        name, seed, params = synthetic_request(study.source, seed=study.seed, file=study.file)
         if name != "seer_m0i":
             raise InputError(f"unknown synthetic source '{name}' (known: seer_m0i)",
                              file=study.file, column="source", value=study.source)
-        seed = int(query.pop("seed", study.seed))
-        scale = float(query.pop("scale", 1.0))
-        params = {k: _scalar(v) for k, v in query.items()}
-        path = synth.synthetic_extract(seed, params or None, cache_dir(), scale=scale)
+        scale = float(params.pop("scale", 1.0))
+        path = synth.synthetic_extract(int(seed), params or None, cache_dir(), scale=scale)
         if isinstance(path, pd.DataFrame):
             return path
         return seer.read_export(path)
@@ -47,12 +46,6 @@ def read_source(study: Study) -> pd.DataFrame:
     if not path.exists():
         raise InputError("data file not found", file=path, column="source")
     return seer.read_export(path)
-
-
-def _scalar(text: str):
-    import yaml
-
-    return yaml.safe_load(text)
 
 
 def write_synthetic_export(out, *, seed: int | None = None, scale: float = 1.0) -> Path:

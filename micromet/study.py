@@ -33,6 +33,31 @@ STUDIES_DIR = REPO_ROOT / "studies"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
 
+def is_synthetic(source) -> bool:
+    """True when ``source`` names a generated extract (``synthetic://<name>?...``)."""
+    return str(source).startswith(SYNTHETIC_SCHEME + "://")
+
+
+def synthetic_spec(source, *, file=None) -> tuple[str, dict[str, str]]:
+    """The one parser of ``synthetic://`` sources: ``synthetic://seer_m0i?seed=1&n=100`` ->
+    ("seer_m0i", {"seed": "1", "n": "100"}); an ``InputError`` for any other source."""
+    if not is_synthetic(source):
+        raise InputError("the source is not synthetic", file=file, column="source", value=source)
+    url = urlparse(str(source))
+    return url.netloc, dict(parse_qsl(url.query))
+
+
+def synthetic_request(source, *, seed: int | None = None,
+                      file=None) -> tuple[str, int | None, dict[str, Any]]:
+    """What a ``synthetic://`` source asks its generator for: (name, seed, parameters). The
+    seed is the address's (``?seed=34``), else ``seed``; the other query values are read as
+    YAML scalars (``?scale=0.1&loss_rate_per_year=0.02`` -> floats)."""
+    name, query = synthetic_spec(source, file=file)
+    if "seed" in query:
+        seed = int(query.pop("seed"))
+    return name, seed, {k: yaml.safe_load(v) for k, v in query.items()}
+
+
 @dataclass(frozen=True)
 class Exposure:
     """The exposure (group) compared: ``column`` with a ``reference`` and an ``exposed`` level."""
@@ -172,16 +197,13 @@ class Study:
     @property
     def synthetic(self) -> bool:
         """True when the source is generated (``synthetic://...``), not a real export."""
-        return self.source.startswith(SYNTHETIC_SCHEME + "://")
+        return is_synthetic(self.source)
 
     @property
     def synthetic_spec(self) -> tuple[str, dict[str, str]]:
-        """``synthetic://seer_m0i?seed=1&n=100`` -> ("seer_m0i", {"seed": "1", "n": "100"})."""
-        if not self.synthetic:
-            raise InputError("the source is not synthetic", file=self.file, column="source",
-                             value=self.source)
-        url = urlparse(self.source)
-        return url.netloc, dict(parse_qsl(url.query))
+        """``synthetic://seer_m0i?seed=1&n=100`` -> ("seer_m0i", {"seed": "1", "n": "100"})
+        (:func:`synthetic_spec`)."""
+        return synthetic_spec(self.source, file=self.file)
 
     @property
     def matching_covariates(self) -> list[str]:

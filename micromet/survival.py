@@ -16,9 +16,9 @@ What agrees with what (checked against fixtures made by ``tests/reference/surviv
 * :func:`ph_test` = ``cox.zph(fit, transform = "km")`` (survival 3.x score test for adding
   ``x * g(t)``).
 
-Table 3 of study A: :func:`univariable_screen` (each covariate alone), :func:`multivariable`
-(the covariates with a univariable p < 0.05, or a given list), :func:`format_cox_table` (the
-paper's layout) and :func:`cox_table_data` (the same numbers, machine-readable).
+Table 3 of study A (each covariate alone, then the multivariable model of the selected ones,
+in the paper's layout) is built by :func:`micromet.analyses.screen_and_fit` and
+:func:`micromet.analyses.format_models`, the same builder as Fine-Gray's Table 4.
 
 Monotone likelihood (a level without events, a term that separates the events): the term is
 reported as "not estimable: ..." (``CoxResult.not_estimable`` and a
@@ -58,11 +58,11 @@ from micromet.errors import InputError, NotEstimableWarning, UnstableWarning
 from micromet.separation import leave_out_covariates, monotone_direction
 
 __all__ = [
-    "CoxResult", "FollowUp", "LogrankResult", "PHTestResult", "UnivariableResult",
-    "cox", "cox_table_data", "diverging_terms", "format_cox_table", "km", "logrank",
-    "km_median", "median_followup", "multivariable", "numbers_at_risk", "ph_test",
+    "CoxResult", "FollowUp", "LogrankResult", "PHTestResult",
+    "cox", "diverging_terms", "km", "logrank",
+    "km_median", "median_followup", "numbers_at_risk", "ph_test",
     "separation_check",
-    "survival_at", "timefix", "univariable_screen",
+    "survival_at", "timefix",
 ]
 
 EPS = 1e-9  # coxph.control(eps)
@@ -1200,188 +1200,3 @@ def ph_test(fit, *args, transform: str = "km", **kwargs) -> PHTestResult:
     table = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
     table["p"] = stats.chi2.sf(table["chisq"], table["df"])
     return PHTestResult(table=table, transform=transform)
-
-
-# --------------------------------------------------------------------------------------------
-# Table 3: univariable screen, multivariable model, formatted table
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class UnivariableResult:
-    """Each covariate in its own Cox model (:func:`univariable_screen`).
-
-    ``table``: the rows of every model stacked (index = term, columns as :class:`CoxResult`);
-    ``fits``: covariate -> CoxResult; ``covariate_p``: the Wald test p of each covariate's
-    model (all its dummies together); ``not_estimable``: term -> message; ``design``: the
-    design of all covariates (term order, reference levels).
-    """
-
-    table: pd.DataFrame
-    fits: dict
-    covariate_p: pd.Series
-    not_estimable: dict
-    design: Design
-    threshold: float = 0.05
-    rule: str = "any_term"
-
-    def selected(self, threshold: float | None = None, rule: str | None = None) -> list[str]:
-        """Covariates that enter the multivariable model: ``rule="any_term"`` (default) when
-        any of their terms has p < threshold, ``rule="wald"`` when the covariate's joint Wald
-        test has p < threshold (the same for one-term covariates)."""
-        threshold = self.threshold if threshold is None else threshold
-        rule = self.rule if rule is None else rule
-        out = []
-        for cov, fit in self.fits.items():
-            if rule == "wald":
-                ok = self.covariate_p[cov] < threshold
-            elif rule == "any_term":
-                ok = bool((fit.table["p"] < threshold).any())
-            else:
-                raise InputError(f"rule must be 'any_term' or 'wald', not {rule!r}")
-            if ok:
-                out.append(cov)
-        return out
-
-
-def univariable_screen(data, duration, event, covariates, *, threshold=0.05, rule="any_term",
-                       **kw) -> UnivariableResult:
-    """Fit ``cox(data, duration, event, [c], **kw)`` for each covariate ``c`` (Table 3, left).
-
-    Non-estimable terms are collected in ``not_estimable`` (their warnings are not repeated).
-    """
-    covariates = list(covariates)
-    fits = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotEstimableWarning)
-        for cov in covariates:
-            fits[cov] = cox(data, duration, event, [cov], **kw)
-    table = pd.concat([f.table for f in fits.values()])
-    covariate_p = pd.Series({c: f.wald_test()[2] for c, f in fits.items()}, name="p")
-    not_est = {}
-    for f in fits.values():
-        not_est.update(f.not_estimable)
-        not_est.update(f.dropped)
-    return UnivariableResult(
-        table=table,
-        fits=fits,
-        covariate_p=covariate_p,
-        not_estimable=not_est,
-        design=design_matrix(data, covariates, check_aliasing=False),
-        threshold=threshold,
-        rule=rule,
-    )
-
-
-def multivariable(data, duration, event, covariates=None, *, screen=None, threshold=None,
-                  **kw) -> CoxResult:
-    """The multivariable Cox model of Table 3: ``covariates`` when given, else the covariates
-    that pass ``screen`` (a :class:`UnivariableResult`; p < ``threshold``, default the
-    screen's 0.05)."""
-    if covariates is None:
-        if screen is None:
-            raise InputError("give the covariates or a univariable screen to select them")
-        covariates = screen.selected(threshold)
-    if not covariates:
-        raise InputError("no covariate enters the multivariable model")
-    return cox(data, duration, event, list(covariates), **kw)
-
-
-def _as_table(x):
-    if x is None:
-        return None
-    if isinstance(x, (CoxResult, UnivariableResult)):
-        return x.table
-    return x
-
-
-def _term_label(term, design: Design, labels: dict) -> str:
-    if term in labels:
-        return labels[term]
-    cov = design.covariate_of.get(term, term)
-    name = labels.get(cov, cov)
-    if cov in design.reference and term != cov:
-        level = term[len(cov) + 1 : -1]
-        return f"{name} ({level} vs {design.reference[cov]})"
-    return name
-
-
-def _fmt_p(p) -> str:
-    if p is None or not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _fmt_hr(row, digits) -> str:
-    return (f"{row['hr']:.{digits}f} ({row['lower']:.{digits}f}–{row['upper']:.{digits}f})")
-
-
-def cox_table_data(uni, multi=None, *, design: Design | None = None, notes=None,
-                   labels=None) -> pd.DataFrame:
-    """Machine-readable Table 3: index = term (design order); columns covariate, label,
-    uni_hr, uni_lower, uni_upper, uni_p, uni_note, in_multivariable, multi_hr, multi_lower,
-    multi_upper, multi_p, multi_note. ``uni``/``multi`` are results or their ``table``s."""
-    labels = dict(labels or {})
-    notes = dict(notes or {})
-    if isinstance(uni, UnivariableResult):
-        design = design or uni.design
-        notes = {**uni.not_estimable, **notes}
-    if isinstance(multi, CoxResult):
-        multi_notes = {**multi.dropped, **multi.not_estimable}
-    else:
-        multi_notes = {}
-    ut, mt = _as_table(uni), _as_table(multi)
-    terms = list(design.all_terms) if design is not None else list(ut.index)
-    if design is None:
-        design = Design(X=pd.DataFrame(), covariate_of={t: t for t in terms}, all_terms=terms)
-    rows = []
-    for term in terms:
-        row = {"term": term, "covariate": design.covariate_of.get(term, term),
-               "label": _term_label(term, design, labels)}
-        for prefix, tab, nts in (("uni", ut, notes), ("multi", mt, {**notes, **multi_notes})):
-            present = tab is not None and term in tab.index
-            rec = tab.loc[term] if present else None
-            if prefix == "multi":
-                row["in_multivariable"] = present
-            for col in ("hr", "lower", "upper", "p"):
-                row[f"{prefix}_{col}"] = float(rec[col]) if present else np.nan
-            if present and not np.isfinite(rec["coef"]):
-                row[f"{prefix}_note"] = nts.get(term, "not estimable")
-            else:
-                row[f"{prefix}_note"] = ""
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("term")
-
-
-def format_cox_table(uni, multi=None, *, design: Design | None = None, notes=None,
-                     labels=None, digits: int = 3) -> pd.DataFrame:
-    """Table 3 as printed in the paper: columns Variable, Univariable HR (95% CI),
-    Univariable P, Multivariable HR (95% CI), Multivariable P; index = term.
-
-    Rows read "Grade (III vs I-II)" for a dummy (``labels`` maps a covariate, or a whole
-    term, to its printed name, e.g. ``{"age": "Age (per year)"}``); HRs with ``digits``
-    decimals and an en dash in the CI; P as "<0.001" or three decimals; "–" for terms not in
-    the multivariable model; "not estimable" where the term could not be estimated (the reason
-    is in :func:`cox_table_data`'s notes). ``uni``/``multi`` are results or their tables
-    (Fine-Gray tables with the same columns work too).
-    """
-    data = cox_table_data(uni, multi, design=design, notes=notes, labels=labels)
-    out = pd.DataFrame(index=data.index)
-    out["Variable"] = data["label"]
-    for prefix, name in (("uni", "Univariable"), ("multi", "Multivariable")):
-        hr, pv = [], []
-        for _term, rec in data.iterrows():
-            present = prefix == "uni" or rec["in_multivariable"]
-            if not present:
-                hr.append("–")
-                pv.append("–")
-            elif rec[f"{prefix}_note"] or not np.isfinite(rec[f"{prefix}_hr"]):
-                hr.append("not estimable")
-                pv.append("–")
-            else:
-                hr.append(_fmt_hr({k: rec[f"{prefix}_{k}"] for k in ("hr", "lower", "upper")},
-                                  digits))
-                pv.append(_fmt_p(rec[f"{prefix}_p"]))
-        out[f"{name} HR (95% CI)"] = hr
-        out[f"{name} P"] = pv
-    return out

@@ -100,8 +100,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +108,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from micromet.errors import InputError
-from micromet.files import output_temp_dir
+from micromet.files import build_once
 
 DEFAULT_SEED = 34  # see the module docstring: the draw nearest the published matched counts
 CALIBRATION_SEED = 20251  # the covariate mix on which p_bc and rate_other were calibrated
@@ -1108,34 +1106,25 @@ def truth_summary(seed: int, params: SynthParams, scale: float, truth: pd.DataFr
     }
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("MICROMET_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "micromet"
-
-
 def synthetic_extract(seed: int = DEFAULT_SEED, params: SynthParams | dict | None = None,
                       cache_dir=None, *, scale: float = 1.0) -> Path:
     """Path of the synthetic export for (seed, params, scale), generated once into a cache
-    directory keyed by their hash (default ``$MICROMET_CACHE`` or ``~/.cache/micromet``).
+    directory keyed by their hash (default :func:`micromet.sources.cache_dir`).
     Written into a temporary directory and renamed into place, so a reader never sees half."""
     if not isinstance(params, SynthParams):
         params = SynthParams.from_dict(params)
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = cache / f"seer_m0i-{params.key(seed, scale)}"
+    if cache_dir is None:
+        from micromet import sources  # here: sources imports the generators too
+
+        cache_dir = sources.cache_dir()
+    target = Path(cache_dir) / f"seer_m0i-{params.key(seed, scale)}"
     csv_path = target / f"{EXPORT_STEM}.csv"
-    if csv_path.exists() and (target / f"{EXPORT_STEM}.dic").exists():
-        return csv_path
-    tmp = output_temp_dir(cache, prefix=".tmp-seer_m0i-")
-    try:
-        write_seer_extract(tmp, seed=seed, params=params, scale=scale)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not csv_path.exists():  # not a concurrent writer: a real failure
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    def complete(folder: Path) -> bool:
+        return (folder / f"{EXPORT_STEM}.csv").exists() and (folder / f"{EXPORT_STEM}.dic").exists()
+
+    build_once(target, lambda tmp: write_seer_extract(tmp, seed=seed, params=params, scale=scale),
+               complete)
     return csv_path
 
 

@@ -43,9 +43,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +50,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from micromet.errors import InputError
-from micromet.files import output_temp_dir
+from micromet.files import build_once, write_atomic
 
 DEFAULT_SEED = 1522  # the seed in 1..3000 whose draw lands nearest the paper (see CALIBRATION)
 
@@ -324,57 +321,30 @@ def write_series(path, *, seed: int = DEFAULT_SEED, params: dict | None = None,
     truth_path = Path(truth_path) if truth_path else path.with_name(path.stem + ".truth.json")
     frame = simulate_series(seed, params)
     info = truth(seed, params, frame)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    truth_path.parent.mkdir(parents=True, exist_ok=True)
-    for target, writer in (
-        (truth_path, lambda f: json.dump(info, f, indent=2, sort_keys=False)),
-        (path, lambda f: frame.to_csv(f, index=False, lineterminator="\n")),
-    ):
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                writer(f)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    write_atomic(truth_path, json.dumps(info, indent=2, sort_keys=False))
+    write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
     return path
-
-
-def default_cache_dir() -> Path:
-    """``$MICROMET_CACHE`` if set, else ``~/.cache/micromet``."""
-    env = os.environ.get("MICROMET_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "micromet"
 
 
 def synthetic_series(seed: int = DEFAULT_SEED, params: dict | None = None,
                      cache_dir=None) -> Path:
     """The path of the synthetic series CSV for ``seed`` and ``params``, generated on first use.
 
-    It lives in ``<cache_dir>/nanomet-<hash>/nanomet.csv`` with ``truth.json`` beside it; the
+    It lives in ``<cache_dir>/nanomet-<hash>/nanomet.csv`` (``cache_dir`` by default
+    :func:`micromet.sources.cache_dir`) with ``truth.json`` beside it; the
     folder is built under a temporary name and renamed into place, so a reader never sees a
     half-written series (two concurrent writers produce identical files; the first rename wins).
     """
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folder = cache / f"nanomet-{params_hash(seed, params)}"
+    if cache_dir is None:
+        from micromet import sources  # here: sources imports the generators too
+
+        cache_dir = sources.cache_dir()
+    folder = Path(cache_dir) / f"nanomet-{params_hash(seed, params)}"
     csv = folder / "nanomet.csv"
 
-    def complete() -> bool:
-        return csv.is_file() and (folder / "truth.json").is_file()
+    def complete(where: Path) -> bool:
+        return (where / "nanomet.csv").is_file() and (where / "truth.json").is_file()
 
-    if complete():
-        return csv
-    tmp = output_temp_dir(cache, prefix=".nanomet-")
-    try:
-        write_series(tmp / "nanomet.csv", seed=seed, params=params,
-                     truth_path=tmp / "truth.json")
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # the folder exists: another writer won, or it is stale and incomplete
-            if not complete():
-                shutil.rmtree(folder, ignore_errors=True)
-                os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    build_once(folder, lambda tmp: write_series(tmp / "nanomet.csv", seed=seed, params=params,
+                                                truth_path=tmp / "truth.json"), complete)
     return csv

@@ -12,10 +12,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from micromet.analyses import model_table, screen  # noqa: E402
 from micromet.competing import (  # noqa: E402
     cuminc,
     fine_gray,
-    fine_gray_table,
     gray_test,
     gray_tests,
     predict_cif,
@@ -194,36 +194,47 @@ def test_cuminc_group_labels_and_timepoints_range(example):
 # ------------------------------------------------------------------------------------------
 
 
-def test_fine_gray_table(example):
+def test_the_table_4_builder_with_fine_gray(example):
+    """Fine-Gray's Table 4 comes from the Table 3 builder (micromet.analyses.screen and
+    model_table), as Cox's does."""
     example["arm"] = np.where(example["x2"] == 1, "B", "A")
     example["noise"] = np.random.default_rng(1).normal(size=len(example))
+
+    def fit(data, covariates):
+        return fine_gray(data, "ftime", "fstatus", covariates)
+
+    covs = ["x1", "noise"]  # the exposure: arm
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        table = fine_gray_table(example, "ftime", "fstatus", ["x1", "arm", "noise"],
-                                multivariable="p<0.05")
-    assert list(table.index) == ["x1", "arm[B]", "noise"]
-    assert list(table.columns) == ["Variable", "Univariable HR (95% CI)", "Univariable P",
-                                   "Multivariable HR (95% CI)", "Multivariable P"]
+        uni, multi, chosen, notes = screen(fit, example, covs, "arm", force_exposure=False)
+        table = model_table(uni, multi, example, covs, "arm")
+    assert chosen == ["x1", "arm"] and notes == []
+    assert list(table.index) == [("x1", "per unit"), ("noise", "per unit"), ("arm", "A"),
+                                 ("arm", "B")]
+    assert list(table.columns) == [("Univariable", "HR (95% CI)"), ("Univariable", "p"),
+                                   ("Multivariable", "HR (95% CI)"), ("Multivariable", "p")]
     uni_noise = fine_gray(example, "ftime", "fstatus", ["noise"]).table.loc["noise", "p"]
     assert uni_noise >= 0.05  # so noise is left out of the multivariable model
-    assert table.loc["noise", "Multivariable HR (95% CI)"] == "\u2013"
-    multi = fine_gray(example, "ftime", "fstatus", ["x1", "arm"]).table
-    hr, lo, hi = multi.loc["x1", ["hr", "lower", "upper"]]
-    assert table.loc["x1", "Multivariable HR (95% CI)"] == f"{hr:.3f} ({lo:.3f}\u2013{hi:.3f})"
-    assert table.loc["x1", "Multivariable P"] == "<0.001"
+    assert table.loc[("noise", "per unit"), ("Multivariable", "HR (95% CI)")] == "-"
+    direct = fine_gray(example, "ftime", "fstatus", ["x1", "arm"]).table
+    hr, lo, hi = direct.loc["x1", ["hr", "lower", "upper"]]
+    assert table.loc[("x1", "per unit"), ("Multivariable", "HR (95% CI)")] == (
+        f"{hr:.3f} ({lo:.3f}\u2013{hi:.3f})")
+    assert table.loc[("x1", "per unit"), ("Multivariable", "p")] == "<0.001"
     uni_arm = fine_gray(example, "ftime", "fstatus", ["arm"]).table.loc["arm[B]"]
-    assert table.loc["arm[B]", "Univariable HR (95% CI)"].startswith(f"{uni_arm['hr']:.3f} (")
-    assert table.loc["arm[B]", "Univariable P"] == f"{uni_arm['p']:.3f}"
-    assert "B" in table.loc["arm[B]", "Variable"] and "A" in table.loc["arm[B]", "Variable"]
-    full = fine_gray_table(example, "ftime", "fstatus", ["x1", "arm", "noise"])
-    assert full.loc["noise", "Multivariable HR (95% CI)"] != "\u2013"
-    chosen = fine_gray_table(example, "ftime", "fstatus", ["x1", "arm", "noise"],
-                             multivariable=["noise"])
-    assert chosen.loc["x1", "Multivariable HR (95% CI)"] == "\u2013"
+    assert table.loc[("arm", "B"), ("Univariable", "HR (95% CI)")].startswith(
+        f"{uni_arm['hr']:.3f} (")
+    assert table.loc[("arm", "B"), ("Univariable", "p")] == f"{uni_arm['p']:.3f}"
+    assert table.loc[("arm", "A"), ("Univariable", "HR (95% CI)")] == "1 (reference)"
+    _, full, _, _ = screen(fit, example, covs, "arm", selection="all")
+    assert model_table(uni, full, example, covs, "arm").loc[
+        ("noise", "per unit"), ("Multivariable", "HR (95% CI)")] != "-"
+    _, alone, chosen, _ = screen(fit, example, covs, "arm", selection="none")
+    assert chosen == ["arm"]
+    assert model_table(uni, alone, example, covs, "arm").loc[
+        ("x1", "per unit"), ("Multivariable", "HR (95% CI)")] == "-"
     with pytest.raises(InputError):
-        fine_gray_table(example, "ftime", "fstatus", ["x1"], multivariable="all of them")
-    with pytest.raises(InputError):
-        fine_gray_table(example, "ftime", "fstatus", ["x1"], multivariable="p<five")
+        screen(fit, example, covs, "arm", selection="all of them")
 
 
 def test_cif_plot(example):

@@ -13,6 +13,7 @@ from scipy import stats
 
 from micromet import describe
 from micromet.errors import InputError
+from micromet.report import fmt_p
 
 REF = Path(__file__).parent / "reference" / "describe"
 DATA = Path(describe.__file__).parent / "data"
@@ -39,7 +40,7 @@ def test_published_table1_p_values_are_reproduced(ref):
     assert cat["variable"].nunique() == 8
     for v, block in cat.groupby("variable", sort=False):
         stat, df, p = describe.chisq_test(block[["m0_n", "m0i_n"]].to_numpy())
-        assert describe.format_p(p) == block["p_published"].iloc[0], v
+        assert fmt_p(p) == block["p_published"].iloc[0], v
         assert df == len(block) - 1
         assert rel(p, ref[f"paper_{v}"]["p"]) < TOL, v
         assert rel(stat, ref[f"paper_{v}"]["statistic"]) < TOL, v
@@ -110,7 +111,7 @@ def test_format_table_one_layout():
     # the empty level is shown but left out of the test (R would return NaN)
     p_two = describe.chisq_test([[5, 3], [1, 1]])[2]
     assert t.loc[t["variable"] == "histology", "p"].iloc[0] == p_two
-    assert describe.format_p(0.0004) == "<0.001" and describe.format_p(0.0846) == "0.085"
+    assert fmt_p(0.0004) == "<0.001" and fmt_p(0.0846) == "0.085"
     big = pd.DataFrame({"g": ["a"] * 1000 + ["b"] * 2000, "x": ["u"] * 3000})
     fb = describe.format_table_one(describe.table_one(big, "g", [], ["x"]))
     assert fb.iloc[1].tolist()[1:3] == ["1,000 (100.00%)", "2,000 (100.00%)"]

@@ -73,7 +73,7 @@ def test_pairwise_numbers_equal_direct_cox_and_logrank(chapter):
         assert got["events"] == int((d[EVENT] > 0).sum())
     shown = chapter.pairwise.loc["pN0(i+) vs pN0(i-)"]
     main = chapter.pairwise_numbers["pN0(i+) vs pN0(i-)"]
-    assert shown["HR (95% CI)"] == f"{main['hr']:.3f} ({main['lower']:.3f}-{main['upper']:.3f})"
+    assert shown["HR (95% CI)"] == f"{main['hr']:.3f} ({main['lower']:.3f}\u2013{main['upper']:.3f})"
 
 
 def test_grouped_multivariable_model_equals_direct_cox(chapter):

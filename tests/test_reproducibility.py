@@ -205,3 +205,45 @@ def test_output_folders_are_readable_by_others(nanomet_runs, tmp_path):
         assert stat.S_IMODE(made.stat().st_mode) == 0o755
     finally:
         os.umask(old)
+
+
+def test_atomic_writes(tmp_path):
+    import os
+    import stat
+
+    from micromet.files import build_once, replace_dir, write_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "new" / "a.json", "é\n")
+        assert path.read_bytes() == "é\n".encode() and stat.S_IMODE(path.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+    write_atomic(path, b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01" and sorted(os.listdir(path.parent)) == ["a.json"]
+    # a folder in place of an earlier one, the earlier one gone
+    new, target = tmp_path / "n", tmp_path / "t"
+    new.mkdir()
+    (new / "x").write_text("new")
+    target.mkdir()
+    (target / "y").write_text("old")
+    replace_dir(new, target)
+    assert sorted(os.listdir(target)) == ["x"] and not new.exists()
+    assert not [p for p in os.listdir(tmp_path) if ".old-" in p]
+    # a cached folder: built once, an incomplete one replaced, no temporary folder left
+    calls = []
+
+    def build(folder):
+        calls.append(folder)
+        (folder / "done").write_text("yes")
+
+    def complete(folder):
+        return (folder / "done").is_file()
+
+    cache = tmp_path / "cache" / "thing"
+    cache.mkdir(parents=True)
+    (cache / "half").write_text("interrupted")
+    assert build_once(cache, build, complete) == cache and len(calls) == 1
+    assert sorted(os.listdir(cache)) == ["done"]
+    build_once(cache, build, complete)
+    assert len(calls) == 1 and os.listdir(cache.parent) == ["thing"]

@@ -40,6 +40,21 @@ def test_paper_choices_are_in_the_study_file():
     assert len(s.covariates) == 10
 
 
+def test_the_one_parser_of_synthetic_sources():
+    from micromet.errors import InputError
+    from micromet.study import is_synthetic, synthetic_request, synthetic_spec
+
+    assert is_synthetic("synthetic://nanomet") and not is_synthetic("data/export.csv")
+    assert synthetic_spec("synthetic://seer_m0i?seed=1&n=100") == ("seer_m0i",
+                                                                    {"seed": "1", "n": "100"})
+    assert synthetic_request("synthetic://seer_m0i?scale=0.1&seed=5", seed=34) == (
+        "seer_m0i", 5, {"scale": 0.1})
+    assert synthetic_request("synthetic://nanomet?loss_rate_per_year=0.02", seed=34) == (
+        "nanomet", 34, {"loss_rate_per_year": 0.02})
+    with pytest.raises(InputError, match="not synthetic"):
+        synthetic_spec("https://example.org/x.csv")
+
+
 def test_round_trip_through_the_injected_mapping():
     s = load_study(STUDY)
     again = Study.from_dict(s.to_dict())

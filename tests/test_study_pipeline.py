@@ -90,7 +90,9 @@ def test_formatting():
     assert mm.fmt_p(0.0004) == "<0.001" and mm.fmt_p(0.0456) == "0.046"
     assert mm.fmt_p(float("nan")) == "NA"
     assert mm.fmt_hr(5.48e5, 0.0, np.inf) == "not estimable"
-    assert mm.fmt_hr(0.803, 0.498, 1.296) == "0.803 (0.498-1.296)"
+    assert mm.fmt_hr(0.803, 0.498, 1.296) == "0.803 (0.498\u20131.296)"
+    assert mm.fmt_hr(2.41e4, 0.5, 1.2e5) == "2.41e+04 (0.500\u20131.20e+05)"
+    assert mm.fmt_hr(0.8, np.nan, 1.2) == "not estimable"
     assert mm.rounded(-0.0001, 3) == 0.0 and str(mm.rounded(-0.0001, 3)) == "0.0"
 
 

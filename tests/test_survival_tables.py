@@ -1,4 +1,4 @@
-"""cox.zph agreement, the Table 3 procedure and the Kaplan-Meier figure."""
+"""cox.zph agreement, the Table 3 procedure (micromet.analyses, Cox) and the Kaplan-Meier figure."""
 
 import json
 import warnings
@@ -14,8 +14,15 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from micromet import survival as sv  # noqa: E402
+from micromet.analyses import (  # noqa: E402
+    format_models,
+    model_table,
+    screen,
+    screen_and_fit,
+)
 from micromet.errors import InputError, NotEstimableWarning  # noqa: E402
-from micromet.plots_survival import format_logrank_p, km_plot  # noqa: E402
+from micromet.plots_survival import km_plot  # noqa: E402
+from micromet.report import fmt_p  # noqa: E402
 
 REF_DIR = Path(__file__).parent / "reference" / "survival"
 REF = json.loads((REF_DIR / "survival_reference.json").read_text())
@@ -66,63 +73,101 @@ def with_her2(data):
     return d
 
 
-def test_univariable_screen_fits_each_covariate_alone(data):
-    uni = sv.univariable_screen(data, "time", "status", FULL)
-    np.testing.assert_allclose(uni.table.loc["age", "coef"], REF["cox"]["age_only"]["coef"],
-                               rtol=1e-6)
-    np.testing.assert_allclose(uni.table.loc[["subtype[B]", "subtype[C]", "subtype[D]"], "coef"],
+def cox_fit(data, covariates):
+    return sv.cox(data, "time", "status", covariates)
+
+
+COVS = ["age", "size", "grade", "subtype"]  # exposure: group
+
+
+def test_screen_fits_each_covariate_alone_and_selects_by_univariable_p(data):
+    uni, multi, chosen, notes = screen(cox_fit, data, COVS, "group", force_exposure=False)
+    np.testing.assert_allclose(uni.loc["age", "coef"], REF["cox"]["age_only"]["coef"], rtol=1e-6)
+    np.testing.assert_allclose(uni.loc[["subtype[B]", "subtype[C]", "subtype[D]"], "coef"],
                                REF["cox"]["subtype_only"]["coef"], rtol=1e-6)
+    assert list(uni.index)[-1] == "group[M0(i+)]" and notes == []  # the exposure last
     # selection: any term with p < 0.05 (group is far from it, age is far below)
-    assert "age" in uni.selected() and "group" not in uni.selected()
-    for cov, fit in uni.fits.items():
-        assert (cov in uni.selected()) == bool((fit.table["p"] < 0.05).any())
-        assert (cov in uni.selected(rule="wald")) == (uni.covariate_p[cov] < 0.05)
+    assert "age" in chosen and "group" not in chosen
+    for cov in COVS + ["group"]:
+        alone = sv.cox(data, "time", "status", [cov]).table
+        assert (cov in chosen) == bool((alone["p"] < 0.05).any()), cov
+    assert multi.covariates == chosen
+    # the exposure is forced in unless told otherwise
+    _, forced, chosen_forced, _ = screen(cox_fit, data, COVS, "group")
+    assert chosen_forced == chosen + ["group"] and forced.covariates == chosen_forced
 
 
-def test_multivariable_takes_the_selected_covariates(data):
-    uni = sv.univariable_screen(data, "time", "status", FULL)
-    multi = sv.multivariable(data, "time", "status", screen=uni)
-    assert multi.covariates == uni.selected()
-    explicit = sv.multivariable(data, "time", "status", ["age", "group"])
-    assert list(explicit.table.index) == ["age", "group[M0(i+)]"]
-    with pytest.raises(InputError):
-        sv.multivariable(data, "time", "status")
+def test_the_multivariable_model_takes_the_selected_covariates(data):
+    _, every, chosen, _ = screen(cox_fit, data, ["age"], "group", selection="all")
+    assert chosen == ["age", "group"] and list(every.table.index) == ["age", "group[M0(i+)]"]
+    _, alone, chosen, _ = screen(cox_fit, data, ["age"], "group", selection="none")
+    assert chosen == ["group"] and list(alone.table.index) == ["group[M0(i+)]"]
+    _, nothing, chosen, _ = screen(cox_fit, data, ["age"], "group", selection="none",
+                                   force_exposure=False)
+    assert chosen == [] and nothing is None
+    # covariates fixed in advance: those and the exposure, whatever the screen says
+    _, fixed, chosen, _ = screen(cox_fit, data, ["age", "size", "grade"], "group",
+                                 force_exposure=False, multivariable=["grade"])
+    assert chosen == ["grade", "group"] and list(fixed.table.index) == ["grade[III]",
+                                                                         "group[M0(i+)]"]
+    with pytest.raises(InputError, match="selection"):
+        screen(cox_fit, data, ["age"], "group", selection="all of them")
 
 
-def test_format_cox_table_layout(with_her2):
-    covs = ["age", "grade", "her2", "group"]
-    with pytest.warns(NotEstimableWarning):
-        uni = sv.univariable_screen(with_her2, "time", "status", covs)
-        multi = sv.multivariable(with_her2, "time", "status", ["age", "grade", "her2"])
-    assert "her2[Positive]" in uni.not_estimable
-    out = sv.format_cox_table(uni, multi, labels={"age": "Age (per year)", "grade": "Grade"})
-    assert list(out.columns) == ["Variable", "Univariable HR (95% CI)", "Univariable P",
-                                 "Multivariable HR (95% CI)", "Multivariable P"]
-    assert out.loc["grade[III]", "Variable"] == "Grade (III vs I-II)"
-    assert out.loc["age", "Variable"] == "Age (per year)"
+def test_model_table_layout(with_her2):
+    covs = ["age", "grade", "her2"]
+    with pytest.warns(NotEstimableWarning):  # cox warns; the builder keeps it as a note
+        sv.cox(with_her2, "time", "status", ["her2"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the not-estimable warnings are collected as notes
+        uni, multi, chosen, notes = screen(cox_fit, with_her2, covs, "group", selection="all")
+    assert chosen == ["age", "grade", "her2", "group"]
+    assert "her2[Positive]" in uni.attrs["not_estimable"]
+    assert uni.attrs["not_estimable"]["her2[Positive]"].startswith("not estimable: no events")
+    assert "her2[Positive]" in multi.not_estimable
+    assert any("her2" in n for n in notes)
+    labels = {"age": "Age (per year)", "grade": "Grade"}
+    out = model_table(uni, multi, with_her2, covs, "group", labels)
+    assert list(out.columns) == [("Univariable", "HR (95% CI)"), ("Univariable", "p"),
+                                 ("Multivariable", "HR (95% CI)"), ("Multivariable", "p")]
+    assert list(out.index) == [("Age (per year)", "per unit"), ("Grade", "I-II"),
+                               ("Grade", "III"), ("her2", "Negative"), ("her2", "Positive"),
+                               ("group", "M0"), ("group", "M0(i+)")]
+    assert out.loc[("Grade", "I-II")].tolist() == ["1 (reference)", "", "1 (reference)", ""]
     row = multi.table.loc["age"]
-    assert out.loc["age", "Multivariable HR (95% CI)"] == (
-        f"{row['hr']:.3f} ({row['lower']:.3f}–{row['upper']:.3f})")
-    assert out.loc["age", "Univariable P"] == "<0.001"
-    p_group = uni.table.loc["group[M0(i+)]", "p"]
-    assert out.loc["group[M0(i+)]", "Univariable P"] == f"{p_group:.3f}"
-    assert out.loc["group[M0(i+)]", "Multivariable HR (95% CI)"] == "–"
-    assert out.loc["her2[Positive]", "Univariable HR (95% CI)"] == "not estimable"
-    assert out.loc["her2[Positive]", "Multivariable HR (95% CI)"] == "not estimable"
-    data = sv.cox_table_data(uni, multi)
-    assert data.loc["her2[Positive]", "uni_note"].startswith("not estimable: no events among")
-    assert data.loc["her2[Positive]", "multi_note"].startswith("not estimable: no events among")
-    assert not data.loc["group[M0(i+)]", "in_multivariable"]
-    assert data.loc["age", "multi_p"] == multi.table.loc["age", "p"]
+    assert out.loc[("Age (per year)", "per unit"), ("Multivariable", "HR (95% CI)")] == (
+        f"{row['hr']:.3f} ({row['lower']:.3f}\u2013{row['upper']:.3f})")
+    assert out.loc[("Age (per year)", "per unit"), ("Univariable", "p")] == "<0.001"
+    p_group = uni.loc["group[M0(i+)]", "p"]
+    assert out.loc[("group", "M0(i+)"), ("Univariable", "p")] == f"{p_group:.3f}"
+    for model in ("Univariable", "Multivariable"):
+        assert out.loc[("her2", "Positive"), (model, "HR (95% CI)")] == "not estimable"
+        assert out.loc[("her2", "Positive"), (model, "p")] == "NA"
+    # a covariate left out of the multivariable model
+    uni, multi, chosen, _ = screen(cox_fit, with_her2, covs, "group", force_exposure=False)
+    assert "group" not in chosen and "her2" not in chosen  # her2's p is missing: not selected
+    out = model_table(uni, multi, with_her2, covs, "group")
+    assert out.loc[("group", "M0(i+)"), "Multivariable"].tolist() == ["-", "-"]
+    assert out.loc[("group", "M0"), "Multivariable"].tolist() == ["-", "-"]
+    assert out.loc[("grade", "I-II"), ("Univariable", "HR (95% CI)")] == "1 (reference)"
+    # the result or its table: the same table
+    pd.testing.assert_frame_equal(out, model_table(uni, multi.table, with_her2, covs, "group"))
 
 
-def test_format_cox_table_takes_plain_tables(data):
-    # the layout Fine-Gray reuses: tables with coef/hr/lower/upper/p and a design
-    uni = sv.univariable_screen(data, "time", "status", ["age", "grade"])
-    multi = sv.cox(data, "time", "status", ["age", "grade"])
-    a = sv.format_cox_table(uni, multi)
-    b = sv.format_cox_table(uni.table, multi.table, design=uni.design, digits=3)
-    pd.testing.assert_frame_equal(a, b)
+def test_format_models_is_model_table_with_the_studys_labels(data):
+    from micromet.study import load_study
+
+    study = load_study("seer_m0i")
+    frame = data.rename(columns={"group": "m_stage", "size": "tumor_size_mm"})
+    covs = ["age", "tumor_size_mm", "grade"]
+    uni, multi, chosen, _ = screen_and_fit(cox_fit, frame, study, covs)
+    m = study.models
+    assert chosen == screen(cox_fit, frame, covs, "m_stage", selection=m.selection,
+                            selection_p=m.selection_p, force_exposure=m.force_exposure)[2]
+    shown = format_models(uni, multi, frame, study, covs)
+    pd.testing.assert_frame_equal(shown, model_table(uni, multi, frame, covs, "m_stage",
+                                                     study.label))
+    assert study.label("tumor_size_mm") in shown.index.get_level_values("variable")
 
 
 # ------------------------------------------------------------------ figure
@@ -150,10 +195,13 @@ def test_km_plot_on_given_axes_and_without_p(data):
     plt.close(fig)
 
 
-def test_format_logrank_p():
-    assert format_logrank_p(0.7812) == "Log-rank P = 0.78"
-    assert format_logrank_p(0.0042) == "Log-rank P = 0.004"
-    assert format_logrank_p(1e-5) == "Log-rank P < 0.001"
+def test_the_figures_p_values():
+    # the KM panel: two decimals, three below 0.01; the CIF panel: three decimals
+    assert fmt_p(0.7812, 2, label="Log-rank P") == "Log-rank P = 0.78"
+    assert fmt_p(0.0042, 2, label="Log-rank P") == "Log-rank P = 0.004"
+    assert fmt_p(1e-5, 2, label="Log-rank P") == "Log-rank P < 0.001"
+    assert fmt_p(0.04213, label="p") == "p = 0.042" and fmt_p(None, label="p") == "p = NA"
+    assert fmt_p(2e-4, label="p") == "p < 0.001"
 
 
 def test_no_warning_leaks_from_ordinary_fits(data):

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from micromet import cohort, describe, seer, synth
+from micromet.report import fmt_p
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,7 @@ def test_table_one_is_the_published_one(full):
         assert row["n[M0]"] == p["m0_n"] and row["n[M0(i+)]"] == p["m0i_n"], p["level"]
         assert f"{row['percent[M0]']:.2f}" == f"{p['m0_percent']:.2f}"
         assert f"{row['percent[M0(i+)]']:.2f}" == f"{p['m0i_percent']:.2f}"
-        assert describe.format_p(row["p"]) == p["p_published"], p["variable"]
+        assert fmt_p(row["p"]) == p["p_published"], p["variable"]
     for var in ("age", "tumor_size_mm"):
         p = pub[pub["variable"] == var].iloc[0]
         row = t[t["variable"] == var].iloc[0]
@@ -65,7 +66,7 @@ def test_table_one_is_the_published_one(full):
     # the continuous variables' Wilcoxon p values print as published too
     for var in ("age", "tumor_size_mm"):
         p_text = pub.loc[pub["variable"] == var, "p_published"].iloc[0]
-        assert describe.format_p(t.loc[t["variable"] == var, "p"].iloc[0]) == p_text, var
+        assert fmt_p(t.loc[t["variable"] == var, "p"].iloc[0]) == p_text, var
     # quartiles are placed exactly, not just within 1
     row = t[t["variable"] == "age"].iloc[0]
     assert [row["q1[M0]"], row["median[M0]"], row["q3[M0]"]] == [53, 63, 72]

@@ -159,11 +159,13 @@ def test_cache_replaces_an_incomplete_folder(tmp_path):
 
 
 def test_cache_dir_from_environment(tmp_path, monkeypatch):
+    from micromet.sources import cache_dir
+
     monkeypatch.setenv("MICROMET_CACHE", str(tmp_path / "env"))
-    assert ss.default_cache_dir() == tmp_path / "env"
+    assert cache_dir() == tmp_path / "env"
     assert ss.synthetic_series(4).is_relative_to(tmp_path / "env")
     monkeypatch.delenv("MICROMET_CACHE")
-    assert ss.default_cache_dir() == Path(os.path.expanduser("~")) / ".cache" / "micromet"
+    assert cache_dir() == Path(os.path.expanduser("~")) / ".cache" / "micromet"
 
 
 def test_r_reference_of_the_default_draw_is_the_module_constant():
