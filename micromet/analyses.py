@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -194,6 +195,56 @@ def model_fitter(study: Study, analysis):
                                    on_separation=on_separation, labels=study.labels,
                                    event_name=f"{cause_name} deaths" if cause_name else None)
     return fit
+
+
+@dataclass
+class RegressionTable:
+    """An outcome's regression table as a chapter shows it (the paper's Table 3 or 4): the
+    univariable table, the multivariable result, the covariates chosen, the notes beside it, the
+    table in the paper's layout, the comparison with the paper, and the summary numbers."""
+
+    analysis: Any
+    uni: pd.DataFrame
+    multi: Any
+    chosen: list[str]
+    notes: list[str]
+    table: pd.DataFrame
+    vs_published: pd.DataFrame
+    summary: dict
+    selection_text: str
+
+
+def regression_table(study: Study, outcome: str, data: pd.DataFrame) -> RegressionTable:
+    """The study's regression table of ``outcome`` (``study.analysis_for``): univariable fits
+    of the candidates, the multivariable model by the analysis's rule, notes (not estimable,
+    unstable, the paper's artefacts), the Table 3/4 layout and published-vs-reproduced."""
+    analysis = study.analysis_for(outcome)
+    covs = study.candidates(analysis)
+    published = study.published.get(analysis.published or outcome)
+    uni, multi, chosen, notes = screen_and_fit(model_fitter(study, analysis), data, study, covs,
+                                               selection=study.selection(analysis),
+                                               multivariable=analysis.multivariable)
+    notes = list(dict.fromkeys(notes))
+    if study.models.on_separation == "firth" and analysis.model == "fine_gray" and (
+            getattr(multi, "not_estimable", None) or uni.attrs.get("not_estimable")):
+        notes.append("Firth's correction (models.on_separation: firth) is available for Cox "
+                     "models only; in the Fine-Gray models the terms that cannot be estimated "
+                     "are reported as such.")
+    artefacts = published_artefacts(published)
+    if artefacts:
+        notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
+    summary = {
+        "univariable": model_rows(uni),
+        "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
+        if multi is not None else {},
+        "multivariable_conditioning": conditioning_record(multi),
+        "multivariable_covariates": chosen,
+    }
+    return RegressionTable(
+        analysis=analysis, uni=uni, multi=multi, chosen=chosen, notes=notes,
+        table=format_models(uni, multi, data, study, covs),
+        vs_published=models_vs_published(uni, multi, published), summary=summary,
+        selection_text=selection_sentence(study, analysis))
 
 
 def selection_sentence(study: Study, analysis) -> str:

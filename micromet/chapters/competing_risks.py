@@ -10,16 +10,8 @@ import pandas as pd
 
 from micromet import governance
 from micromet.analyses import (
-    ARTEFACT_NOTE,
-    conditioning_record,
     exposure_term,
-    format_models,
-    model_fitter,
-    model_rows,
-    models_vs_published,
-    published_artefacts,
-    screen_and_fit,
-    selection_sentence,
+    regression_table,
 )
 from micromet.chapters.matching import analysed_set
 from micromet.report import (
@@ -64,27 +56,13 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     data = analysed_set(study, output_dir)
     o = study.outcomes[outcome]
     e = study.exposure.column
-    analysis = study.analysis_for(outcome)
-    covs = study.candidates(analysis)
-    published = study.published.get(analysis.published or outcome)
     cause = o.cause if o.cause is not None else 1
     ci = competing.cuminc(data, o.time, o.event, e)
     gray = competing.gray_test(data, o.time, o.event, e, cause=cause)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     at = competing.timepoints(ci, horizons)
-
-    uni, multi, chosen, notes = screen_and_fit(model_fitter(study, analysis), data, study, covs,
-                                               selection=study.selection(analysis),
-                                               multivariable=analysis.multivariable)
-    notes = list(dict.fromkeys(notes))
-    if study.models.on_separation == "firth" and analysis.model == "fine_gray" and (
-            getattr(multi, "not_estimable", None) or uni.attrs.get("not_estimable")):
-        notes.append("Firth's correction (models.on_separation: firth) is available for Cox "
-                     "models only; in the Fine-Gray models the terms that cannot be estimated "
-                     "are reported as such.")
-    artefacts = published_artefacts(published)
-    if artefacts:
-        notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
+    reg = regression_table(study, outcome, data)
+    uni, multi, notes = reg.uni, reg.multi, list(reg.notes)
     ev = pd.to_numeric(data[o.event])
     n_cause = int((ev == cause).sum())
     n_comp = int(ev.isin(o.competing).sum())
@@ -92,11 +70,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     summary = {
         "n": len(data), "events_cause": n_cause, "events_competing": n_comp,
         "gray": {"statistic": gray.statistic, "df": gray.df, "p": gray.p_value},
-        "univariable": model_rows(uni),
-        "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
-        if multi is not None else {},
-        "multivariable_conditioning": conditioning_record(multi),
-        "multivariable_covariates": chosen,
+        **reg.summary,
         "cif_at": records_of(at.reset_index(drop=isinstance(at.index, pd.RangeIndex)))
         if isinstance(at, pd.DataFrame) else [],
     }
@@ -105,7 +79,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {
-        "selection_text": selection_sentence(study, analysis),
+        "selection_text": reg.selection_text,
         "events_cause": fmt_count(n_cause, study), "events_competing": fmt_count(n_comp, study),
         "gray_p": fmt_p(gray.p_value),
         "shr_uni": _hr_text(uni, term),
@@ -117,12 +91,11 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> Competi
         "Gray p": rounded(gray.p_value, 3),
         "sHR univariable": glue["shr_uni"],
         "sHR multivariable": glue["shr_multi"],
-        "multivariable covariates": ", ".join(chosen),
+        "multivariable covariates": ", ".join(reg.chosen),
     }
     return CompetingChapter(
         study=study, data=data, cif=ci, gray=gray, uni=uni, multi=multi,
-        fine_gray_table=format_models(uni, multi, data, study, covs),
-        fine_gray_vs_published=models_vs_published(uni, multi, published),
+        fine_gray_table=reg.table, fine_gray_vs_published=reg.vs_published,
         cif_table=_cif_display(at),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
     )

@@ -10,18 +10,10 @@ import pandas as pd
 
 from micromet import governance
 from micromet.analyses import (
-    ARTEFACT_NOTE,
     _ph_table,
-    conditioning_record,
     exposure_term,
     followup,
-    format_models,
-    model_fitter,
-    model_rows,
-    models_vs_published,
-    published_artefacts,
-    screen_and_fit,
-    selection_sentence,
+    regression_table,
 )
 from micromet.chapters.competing_risks import nothing_drawn, say_hidden, without_small_groups
 from micromet.chapters.matching import analysed_set
@@ -70,18 +62,10 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     data = analysed_set(study, output_dir)
     o = study.outcomes[outcome]
     e = study.exposure.column
-    analysis = study.analysis_for(outcome)
-    covs = study.candidates(analysis)
-    published = study.published.get(analysis.published or outcome)
     km = survival.km(data, o.time, o.event, e)
     lr = survival.logrank(data, o.time, o.event, e)
-    uni, multi, chosen, notes = screen_and_fit(model_fitter(study, analysis), data, study, covs,
-                                               selection=study.selection(analysis),
-                                               multivariable=analysis.multivariable)
-    notes = list(dict.fromkeys(notes))
-    artefacts = published_artefacts(published)
-    if artefacts:
-        notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
+    reg = regression_table(study, outcome, data)
+    uni, multi, notes = reg.uni, reg.multi, list(reg.notes)
     fu = followup(data, study)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     surv = survival.survival_at(km, horizons)
@@ -94,12 +78,8 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
     summary = {
         "n": len(data), "deaths": events, "logrank": {"statistic": lr.statistic,
                                                        "df": lr.df, "p": lr.p_value},
-        "followup": fu, "univariable": model_rows(uni),
-        "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
-        if multi is not None else {},
-        "multivariable_conditioning": conditioning_record(multi),
-        "multivariable_covariates": chosen,
-        "median": {str(r["group"]): [plain_value(r["median"]), plain_value(r["lower"]), plain_value(r["upper"])]
+        "followup": fu, **reg.summary,
+        "median": {str(r["group"]): [plain_value(r[k]) for k in ("median", "lower", "upper")]
                    for _, r in medians.iterrows()},
         "survival_at": records_of(surv),
     }
@@ -111,7 +91,7 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
         "n": shown_count(n_shown, study), "deaths": fmt_count(events, study),
         "logrank_p": fmt_p(lr.p_value),
         "followup_median": f"{fu['median']:g}", "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
-        "followup_max": f"{fu['max']:g}", "selection_text": selection_sentence(study, analysis),
+        "followup_max": f"{fu['max']:g}", "selection_text": reg.selection_text,
         "hr_uni": _hr_text(uni, term),
         "hr_multi": _hr_text(multi.table if multi is not None else None, term),
     }
@@ -123,13 +103,12 @@ def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalCha
                                        f"{fu['max']:g}",
         "HR univariable": _hr_text(uni, term),
         "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
-        "multivariable covariates": ", ".join(chosen),
+        "multivariable covariates": ", ".join(reg.chosen),
     }
     surv_show = survival_at_display(surv, study)
     return SurvivalChapter(
         study=study, data=data, km=km, logrank=lr, uni=uni, multi=multi,
-        cox_table=format_models(uni, multi, data, study, covs),
-        cox_vs_published=models_vs_published(uni, multi, published),
+        cox_table=reg.table, cox_vs_published=reg.vs_published,
         survival_table=surv_show, ph_table=ph,
         median_table=median_display(medians, study),
         at_risk=governance.mask_table(at_risk, min_cell=mc, real=real),
