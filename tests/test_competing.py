@@ -336,7 +336,7 @@ def test_crr_backtracking_path(name):
 def test_backtracking_happens(monkeypatch):
     """The init = (3, 3) fixtures do exercise the step halving (more line-search evaluations
     than Newton steps), so the test above covers it."""
-    import micromet.competing as competing
+    import micromet.competing.finegray as competing
 
     calls = []
     real = competing._fg_eval
