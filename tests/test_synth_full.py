@@ -14,7 +14,7 @@ from micromet.report import fmt_p
 
 pytestmark = pytest.mark.slow
 
-DATA = Path(synth.__file__).parent / "data"
+DATA = Path(synth.__file__).parent.parent / "data"  # micromet/data
 CATEGORICAL = ["histology", "grade", "er", "pr", "her2", "subtype", "t_stage", "n_stage"]
 
 
