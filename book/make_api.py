@@ -20,7 +20,7 @@ MODULES = [
     ("Figures", ["plots_style", "plots_flow", "plots_balance", "plots_survival",
                  "plots_competing"]),
     ("Models' shared design matrix", ["design"]),
-    ("Studies and runs", ["study", "run", "outputs", "kernels", "cli", "files",
+    ("Studies and runs", ["study", "studyfile", "run", "outputs", "kernels", "cli", "files",
                           "reproducibility"]),
     ("Sources, store and report", ["sources", "store", "report", "formatting", "governance",
                                    "analyses", "agreement"]),
