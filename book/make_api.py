@@ -25,7 +25,7 @@ MODULES = [
     ("Sources, store and report", ["sources", "store", "report", "formatting", "governance",
                                    "analyses", "agreement"]),
     ("The chapters", ["chapters.cohort", "chapters.matching", "chapters.time_to_event",
-                      "chapters.competing_risks", "chapters.validation", "nanomet"]),
+                      "chapters.competing_risks", "chapters.validation"]),
     ("Errors", ["errors"]),
 ]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from micromet import governance
-from micromet.report import fmt_hr, fmt_p, plain_value, pretty, warning_notes
+from micromet.report import fmt_count, fmt_hr, fmt_p, plain_value, pretty, warning_notes
 from micromet.study import Study
 
 
@@ -22,7 +22,8 @@ def followup(data: pd.DataFrame, study: Study) -> dict:
     """Median follow-up (IQR, max) of ``data``, by reverse Kaplan-Meier (``survival``)."""
     from micromet import survival
 
-    outcome = study.outcomes.get("os") or next(iter(study.outcomes.values()))
+    names = study.time_outcomes or list(study.outcomes)
+    outcome = study.outcomes[names[0]]
     fu = survival.median_followup(data, outcome.time, outcome.event)
     return {"median": fu.median, "q1": fu.q1, "q3": fu.q3, "max": fu.maximum}
 
@@ -42,13 +43,15 @@ def describe_groups(data: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, dic
     return table, _table_numbers(raw, levels)
 
 
-def beside_published(table: pd.DataFrame, published: dict | None, study: Study) -> pd.DataFrame:
-    """Table 1/2 of this run with the paper's values in the same layout beside it."""
+def beside_published(table: pd.DataFrame, published: dict | None, study: Study, *,
+                     empty: bool = False) -> pd.DataFrame:
+    """Table 1/2 of this run with the paper's values in the same layout beside it; without
+    published values, the table itself (or an empty frame with ``empty``)."""
     from micromet import describe
 
     raw = table.attrs.get("raw")
     if raw is None or not published:
-        return table
+        return pd.DataFrame() if empty else table
     e = study.exposure
     levels = e.levels or [e.reference, e.exposed]
     theirs = raw.copy()
@@ -171,19 +174,19 @@ def model_rows(table: pd.DataFrame, not_estimable: dict | None = None) -> dict[s
     return out
 
 
-def model_fitter(study: Study, analysis):
-    """``fit(data, covariates)`` for the analysis's model: R's ``coxph`` (``micromet.survival.
-    cox``) or ``cmprsk::crr`` (``micromet.competing.fine_gray``) with the study's choices (ties,
-    cluster, what to do on separation) and its words for the notes."""
+def model_fitter(study: Study, outcome: str, model: str):
+    """``fit(data, covariates)`` for ``model`` of ``outcome``: R's ``coxph`` (``micromet.
+    survival.cox``) or ``cmprsk::crr`` (``micromet.competing.fine_gray``) with the study's
+    choices (ties, cluster, what to do on separation) and its words for the notes."""
     from micromet import competing, survival
 
-    o = study.outcomes[analysis.outcome]
+    o = study.outcomes[outcome]
     m = study.models
-    if analysis.model == "cox":
+    if model == "cox":
         def fit(d, c):
             return survival.cox(d, o.time, o.event, c, ties=m.ties, cluster=m.cluster,
                                 on_separation=m.on_separation, labels=study.labels,
-                                event_name="deaths" if o.cause is None else "events")
+                                event_name="deaths" if o.event == "vital" else "events")
         return fit
     cause = o.cause if o.cause is not None else 1
     names = o.cause_labels or {}
@@ -197,12 +200,22 @@ def model_fitter(study: Study, analysis):
     return fit
 
 
+def analysis_data(data: pd.DataFrame, column: str, levels: list[str]) -> pd.DataFrame:
+    """The patients of ``levels`` of ``column``, which becomes a categorical with those levels
+    (the first is the model's reference)."""
+    keep = data[column].astype("object").isin(levels)
+    d = data.loc[keep].copy() if not keep.all() else data.copy()
+    d[column] = pd.Categorical(d[column].astype("object"), categories=levels)
+    return d
+
+
 @dataclass
 class RegressionTable:
-    """An outcome's regression table as a chapter shows it (the paper's Table 3 or 4): the
-    univariable table, the multivariable result, the covariates chosen, the notes beside it, the
-    table in the paper's layout, the comparison with the paper, and the summary numbers."""
+    """A regression table as a chapter shows it (the paper's Table 3 or 4): the univariable
+    table, the multivariable result, the covariates chosen, the notes beside it, the table in
+    the paper's layout, the comparison with the paper, and the summary numbers."""
 
+    name: str
     analysis: Any
     uni: pd.DataFrame
     multi: Any
@@ -212,18 +225,28 @@ class RegressionTable:
     vs_published: pd.DataFrame
     summary: dict
     selection_text: str
+    term: str  # the term of the level of interest (e.g. m_stage[M0(i+)])
+
+    @property
+    def title(self) -> str:
+        return self.analysis.title or self.name
 
 
-def regression_table(study: Study, outcome: str, data: pd.DataFrame) -> RegressionTable:
-    """The study's regression table of ``outcome`` (``study.analysis_for``): univariable fits
-    of the candidates, the multivariable model by the analysis's rule, notes (not estimable,
-    unstable, the paper's artefacts), the Table 3/4 layout and published-vs-reproduced."""
-    analysis = study.analysis_for(outcome)
+def regression_table(study: Study, name: str, data: pd.DataFrame) -> RegressionTable:
+    """The study's regression table ``name`` (``study.analyses_of``; the default one of an
+    outcome when the study declares none): univariable fits of the candidates, the
+    multivariable model by the analysis's rule, notes (not estimable, unstable, the paper's
+    artefacts), the Table 3/4 layout and published-vs-reproduced (``published.<outcome>.models.
+    <name>``)."""
+    analysis = study.analysis_named(name)
+    column, levels = study.group_column(analysis), study.group_levels(analysis)
+    data = analysis_data(data, column, levels)
     covs = study.candidates(analysis)
-    published = study.published.get(analysis.published or outcome)
-    uni, multi, chosen, notes = screen_and_fit(model_fitter(study, analysis), data, study, covs,
-                                               selection=study.selection(analysis),
-                                               multivariable=analysis.multivariable)
+    published = models_published(study, analysis.outcome, name)
+    uni, multi, chosen, notes = screen_and_fit(
+        model_fitter(study, analysis.outcome, analysis.model), data, study, covs,
+        selection=study.selection(analysis), multivariable=analysis.multivariable,
+        exposure=column)
     notes = list(dict.fromkeys(notes))
     if study.models.on_separation == "firth" and analysis.model == "fine_gray" and (
             getattr(multi, "not_estimable", None) or uni.attrs.get("not_estimable")):
@@ -241,10 +264,94 @@ def regression_table(study: Study, outcome: str, data: pd.DataFrame) -> Regressi
         "multivariable_covariates": chosen,
     }
     return RegressionTable(
-        analysis=analysis, uni=uni, multi=multi, chosen=chosen, notes=notes,
-        table=format_models(uni, multi, data, study, covs),
+        name=name, analysis=analysis, uni=uni, multi=multi, chosen=chosen, notes=notes,
+        table=model_table(uni, multi, data, covs, column, study.label),
         vs_published=models_vs_published(uni, multi, published), summary=summary,
-        selection_text=selection_sentence(study, analysis))
+        selection_text=selection_sentence(study, analysis), term=f"{column}[{levels[1]}]")
+
+
+def models_published(study: Study, outcome: str, name: str) -> dict:
+    """The paper's rows of regression table ``name``: ``published.<outcome>.models.<name>``."""
+    return ((study.published.get(outcome) or {}).get("models") or {}).get(name) or {}
+
+
+PAPER_TABLE_TEXT = ("This run's {table} beside the paper's (columns marked [paper]); the "
+                    "differences are listed in *Published versus reproduced*.")
+NO_PAPER_TABLE_TEXT = "The study file records no {table} of the paper to set beside this one."
+
+
+def paper_table_text(published: dict | None, table: str) -> str:
+    """The sentence before a descriptive table set beside the paper's (or saying there is none)."""
+    return (PAPER_TABLE_TEXT if published else NO_PAPER_TABLE_TEXT).format(table=table)
+
+
+def comparisons_text(study: Study, outcome: str) -> str:
+    """The sentence before the comparisons of two groups of ``outcome`` (or saying there are
+    none)."""
+    found = study.comparisons_of(outcome)
+    if not found:
+        return "The study file lists no comparisons of two groups for this outcome."
+    names = "; ".join(c.name for c in found)
+    return (f"Each comparison of two groups ({names}) is a model of the patients of those two "
+            "groups, with the log-rank test (Gray's test for competing risks) beside it.")
+
+
+@dataclass
+class Comparisons:
+    """The study's comparisons of two groups for one outcome (``study.comparisons``): the table
+    as shown, and per comparison its numbers (``[hr, lower, upper, p]`` or "not estimable")."""
+
+    table: pd.DataFrame
+    summary: dict
+    tests: dict  # name -> p of the log-rank or Gray test
+    notes: list
+
+
+def comparison_table(study: Study, outcome: str, data: pd.DataFrame) -> Comparisons:
+    """Each comparison of ``outcome``: the patients of its two groups, the model (Cox: R's
+    ``coxph``; Fine-Gray: ``cmprsk::crr``) of the exposure and the comparison's covariates, and
+    the test of the groups beside it (log-rank: ``survdiff``; Gray: ``cuminc``). Small counts
+    are masked for a real source."""
+    from micromet import competing, survival
+    from micromet.errors import NotEstimableWarning
+    from micromet.reproducibility import NOT_ESTIMABLE
+
+    o = study.outcomes[outcome]
+    column = study.exposure.column
+    rows, summary, tests, notes = [], {}, {}, []
+    for c in study.comparisons_of(outcome):
+        d = analysis_data(data, column, c.levels)
+        model = c.model or study.default_model(outcome)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = model_fitter(study, outcome, model)(d, [*c.covariates, column])
+        notes += warning_notes(caught, NotEstimableWarning)
+        if model == "cox":
+            test, test_name = survival.logrank(d, o.time, o.event, column).p_value, "log-rank"
+        else:
+            test = competing.gray_test(d, o.time, o.event, column, cause=o.cause).p_value
+            test_name = "Gray"
+        term = f"{column}[{c.exposed}]"
+        r = fit.table.loc[term]
+        ev = pd.to_numeric(d[o.event])
+        events = int((ev == o.cause).sum() if o.cause is not None else (ev != 0).sum())
+        estimable = term not in (getattr(fit, "not_estimable", None) or {})
+        summary[c.name] = ([plain_value(float(r[k])) for k in ("hr", "lower", "upper", "p")]
+                           if estimable else NOT_ESTIMABLE)
+        ratio = "HR" if model == "cox" else "SHR"
+        adjusted = ", ".join(study.label(v) for v in c.covariates) or "none"
+        rows.append({"comparison": c.name, "patients": fmt_count(len(d), study),
+                     "events": fmt_count(events, study),
+                     f"{ratio} (95% CI)": fmt_hr(r["hr"], r["lower"], r["upper"])
+                     if estimable else "not estimable",
+                     "p (Wald)": fmt_p(r["p"]) if estimable else "-",
+                     "test": test_name, "p (test)": fmt_p(test), "adjusted for": adjusted})
+        tests[c.name] = plain_value(float(test))
+    table = pd.DataFrame(rows).set_index("comparison") if rows else pd.DataFrame()
+    if not table.empty and (table["adjusted for"] == "none").all():
+        table = table.drop(columns="adjusted for")
+    return Comparisons(table=table, summary=summary, tests=tests,
+                       notes=list(dict.fromkeys(notes)))
 
 
 def selection_sentence(study: Study, analysis) -> str:
@@ -322,17 +429,16 @@ def screen(fit, data: pd.DataFrame, covariates: list[str], exposure: str, *,
 
 
 def screen_and_fit(fit, data: pd.DataFrame, study: Study, covariates: list[str], *,
-                   selection: str | None = None, multivariable: list[str] | None = None):
-    """Univariable fits of each covariate and of the exposure, then the multivariable model of
-    the covariates passing the rule ``selection`` (default ``models.selection``: ``univariable_p``,
-    ``all`` or ``none``; ``models.selection_p``), exposure forced in unless
-    ``models.force_exposure`` is false; or, with ``multivariable``, of those covariates (fixed in
-    advance) and the exposure: :func:`screen` with the study's exposure and rule.
-
-    ``fit(data, covariates) -> result with .table``. Returns (uni_table, multi_result, chosen,
-    notes)."""
+                   selection: str | None = None, multivariable: list[str] | None = None,
+                   exposure: str | None = None):
+    """:func:`screen` with the study's rules: the univariable fits of each covariate and of the
+    exposure (``exposure``, default the study's), then the multivariable model of the
+    covariates passing ``selection`` (default ``models.selection``; ``models.selection_p``), the
+    exposure forced in unless ``models.force_exposure`` is false; or, with ``multivariable``,
+    of those covariates (fixed in advance) and the exposure. Returns (uni_table, multi_result,
+    chosen, notes)."""
     m = study.models
-    return screen(fit, data, covariates, study.exposure.column,
+    return screen(fit, data, covariates, exposure or study.exposure.column,
                   selection=selection or m.selection, selection_p=m.selection_p,
                   force_exposure=m.force_exposure, multivariable=multivariable)
 
@@ -375,13 +481,6 @@ def model_table(uni: pd.DataFrame, multi, data: pd.DataFrame, covariates: list[s
     cols = pd.MultiIndex.from_product([["Univariable", "Multivariable"], ["HR (95% CI)", "p"]])
     return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["variable", "level"]),
                         columns=cols)
-
-
-def format_models(uni: pd.DataFrame, multi, data: pd.DataFrame, study: Study,
-                  covariates: list[str]) -> pd.DataFrame:
-    """Table 3/4 layout: rows (variable, level) with the reference level, HR (95% CI) and p
-    (:func:`model_table` with the study's exposure and labels)."""
-    return model_table(uni, multi, data, covariates, study.exposure.column, study.label)
 
 
 ARTEFACT = "the paper's value is an artefact"
@@ -466,6 +565,7 @@ def term_label(term: str, study: Study) -> str:
 
 
 def exposure_term(study: Study) -> str:
+    """The term of the study's exposed group, e.g. ``m_stage[M0(i+)]``."""
     return f"{study.exposure.column}[{study.exposure.exposed}]"
 
 

@@ -16,7 +16,7 @@ Missing values are left out per variable, as R's ``table`` and ``wilcox.test`` d
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 import numpy as np
 import pandas as pd
@@ -36,25 +36,67 @@ TABLE1_LABELS = {
 }
 TABLE1_UNITS = {"age": "years", "tumor_size_mm": "mm"}
 
-_PUBLISHED = {"table1": "published_table1.csv", "table2": "published_table2.csv",
-              "models": "published_models.csv"}
+_PUBLISHED = ("table1", "table2", "models")
 
 
-def load_published(name: str = "table1") -> pd.DataFrame:
-    """The paper's published numbers, stored as package data (``micromet/data``).
+def _p_text(p) -> str:
+    """A published p as printed: ``0.02`` -> "0.020"; text ("<0.001") as it is."""
+    if p is None:
+        return ""
+    return p if isinstance(p, str) else f"{p:.3f}"
+
+
+def load_published(name: str = "table1", study: str = "seer_m0i") -> pd.DataFrame:
+    """The paper's published numbers as a flat table, read from the study file's ``published``
+    section (``studies/<study>.yml``, the one home of the paper's numbers).
 
     ``table1`` / ``table2`` (before / after matching): variable, level, m0_n, m0_percent, m0i_n,
     m0i_percent, m0_median, m0_q1, m0_q3, m0i_median, m0i_q1, m0i_q3, p_published (text as
     printed); ``models`` (Tables 3 and 4): table, outcome, model, term, hr, lower, upper,
-    p_published. Terms are named as ``micromet.design`` names them.
+    p_published. Terms are named as ``micromet.design`` names them. The two group columns are
+    the study's reference and exposed groups, in that order.
     """
+    from micromet.study import load_study
+
     if name not in _PUBLISHED:
         raise InputError(f"unknown published table {name!r}; one of {sorted(_PUBLISHED)}")
-    path = Path(__file__).parent / "data" / _PUBLISHED[name]
-    return pd.read_csv(path, dtype={"p_published": str, "level": str}, keep_default_na=False,
-                       na_values={c: ["", "NA"] for c in ("m0_n", "m0_percent", "m0i_n", "m0i_percent",
-                                                     "m0_median", "m0_q1", "m0_q3", "m0i_median",
-                                                     "m0i_q1", "m0i_q3", "hr", "lower", "upper")})
+    loaded = load_study(study)
+    pub = loaded.published
+    if name == "models":
+        rows = []
+        for outcome in loaded.outcomes:
+            for analysis, table in ((pub.get(outcome) or {}).get("models") or {}).items():
+                number = int(re.sub(r"\D", "", analysis) or 0)
+                for model in ("univariable", "multivariable"):
+                    for term, (hr, lower, upper, p) in (table.get(model) or {}).items():
+                        rows.append({"table": number, "outcome": loaded.outcomes[outcome].label,
+                                     "model": model, "term": term,
+                                     "hr": np.nan if hr is None else float(hr),
+                                     "lower": np.nan if lower is None else float(lower),
+                                     "upper": np.nan if upper is None else float(upper),
+                                     "p_published": _p_text(p)})
+        return pd.DataFrame(rows)
+    section = (pub.get("cohort") or {}).get("table1") if name == "table1" else \
+        (pub.get("matching") or {}).get("table2")
+    section = section or {}
+    cols = ["variable", "level", "m0_n", "m0_percent", "m0i_n", "m0i_percent", "m0_median",
+            "m0_q1", "m0_q3", "m0i_median", "m0i_q1", "m0i_q3", "p_published"]
+    rows = [{"variable": "n", "level": "", "m0_n": section["n"][0], "m0i_n": section["n"][1],
+             "p_published": ""}] if "n" in section else []
+    for var, v in (section.get("continuous") or {}).items():
+        row = {"variable": var, "level": "", "p_published": _p_text(v.get("p"))}
+        for stat in ("median", "q1", "q3"):
+            row[f"m0_{stat}"], row[f"m0i_{stat}"] = v[stat]
+        rows.append(row)
+    for var, v in (section.get("categorical") or {}).items():
+        counts = v.get("counts") or {}
+        totals = [sum(c[j] for c in counts.values()) for j in (0, 1)]
+        for level, (n0, n1) in counts.items():
+            rows.append({"variable": var, "level": str(level), "m0_n": n0,
+                         "m0_percent": round(100 * n0 / totals[0], 2), "m0i_n": n1,
+                         "m0i_percent": round(100 * n1 / totals[1], 2),
+                         "p_published": _p_text(v.get("p"))})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def quantile7(x, probs) -> np.ndarray:

@@ -46,3 +46,20 @@ def _num(x: float) -> str:
     if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-3):
         return f"{x:.2e}"
     return f"{x:.3f}"
+
+
+def fmt_months(x) -> str:
+    """A time in months: whole months as they are (``26``), others to one decimal (``97.8``)."""
+    if _missing(x):
+        return "NA"
+    x = float(x)
+    return f"{x:.0f}" if x == round(x) else f"{x:.1f}"
+
+
+def fmt_followup(fu: dict) -> dict:
+    """Median, IQR (en dash) and longest follow-up as text: ``{"median", "iqr", "max",
+    "line"}`` (``line``: "27 (13–43), 59")."""
+    median, q1, q3, longest = (fmt_months(fu[k]) for k in ("median", "q1", "q3", "max"))
+    iqr = f"{q1}{EN_DASH}{q3}"
+    return {"median": median, "iqr": iqr, "max": longest,
+            "line": f"{median} ({iqr}), {longest}"}

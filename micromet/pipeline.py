@@ -19,15 +19,19 @@ from micromet.agreement import (  # noqa: F401
 from micromet.analyses import (  # noqa: F401
     ARTEFACT,
     ARTEFACT_NOTE,
+    analysis_data,
     beside_published,
+    comparison_table,
     conditioning_record,
     describe_groups,
     exposure_term,
     followup,
-    format_models,
     model_rows,
+    model_table,
     models_vs_published,
     published_artefacts,
+    regression_table,
+    screen,
     screen_and_fit,
     term_label,
     versus_published,
@@ -55,6 +59,8 @@ from micromet.chapters.time_to_event import (  # noqa: F401
 )
 from micromet.chapters.validation import (  # noqa: F401
     ValidationChapter,
+    compare_published,
+    published_tables,
     validation_chapter,
 )
 from micromet.report import (  # noqa: F401
@@ -73,7 +79,9 @@ from micromet.report import (  # noqa: F401
     records_of,
     rounded,
     say_hidden,
+    show,
     show_notice,
+    show_tables,
     shown_count,
     study_parameters,
     survival_at_display,

@@ -93,6 +93,38 @@ def publish(result) -> None:
 
 
 
+def show(frame: pd.DataFrame | None) -> None:
+    """Display a table whole (every row: pandas cuts long tables to 10 rows), or nothing when
+    it is empty (a study without that table)."""
+    if frame is None or getattr(frame, "empty", False):
+        return
+    from IPython.display import display
+
+    with pd.option_context("display.max_rows", None, "display.max_columns", None):
+        display(frame)
+
+
+def show_tables(tables) -> None:
+    """Display several tables, each under its title in bold: a mapping title -> table, or a
+    chapter result whose ``tables`` are regression tables (``analyses.RegressionTable``: the
+    table in the paper's layout, how its covariates were chosen, the paper's numbers beside)."""
+    from IPython.display import Markdown, display
+
+    items = getattr(tables, "tables", tables)
+    for title, table in items.items():
+        if hasattr(table, "vs_published"):  # a regression table
+            display(Markdown(f"**{table.title}.** Every candidate covariate alone (univariable), "
+                             f"{table.selection_text}."))
+            show(table.table)
+            if not table.vs_published.empty and table.vs_published["published"].notna().any():
+                display(Markdown("Each estimate, its confidence limits and p beside the "
+                                 "paper's, with the difference:"))
+                show(table.vs_published)
+        elif table is not None and not table.empty:
+            display(Markdown(f"**{title}.**"))
+            show(table)
+
+
 def headline(numbers: dict) -> None:
     """Print rounded headline numbers, one ``key: value`` per line (the cells nbval checks)."""
     for key in numbers:

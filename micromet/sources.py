@@ -61,7 +61,8 @@ SOURCE_FRAME = "source"  # data/source.parquet: the tidied export, read once per
 
 
 def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
-    """The tidied source (``seer.tidy`` of the export) with ``attrs["n_raw"]``. With
+    """The tidied source (``seer.tidy`` of the export, or an institutional series read through
+    its ``series`` mapping, ``micromet.series``) with ``attrs["n_raw"]``. With
     ``output_dir``, the frame the run's pre-check saved there (``data/source.parquet``, row-level
     like every file of ``data/``) is used when present, and the warnings that reading gave are
     given again, so the chapter's notes are the same as if it had read the export itself."""
@@ -70,6 +71,13 @@ def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
         frame = load_frame(output_dir, SOURCE_FRAME, "01_cohort")
         for message in frame.attrs.get("source_warnings", []):
             warnings.warn(message, UserWarning, stacklevel=2)
+        return frame
+    if study.series is not None:  # an institutional series: its mapping makes the frame
+        from micromet.series import read_source as read_series_source
+
+        frame = read_series_source(study.source, study.series, seed=study.seed,
+                                   cache_dir=cache_dir())
+        frame.attrs["n_raw"] = len(frame)
         return frame
     from micromet import seer
 
@@ -88,11 +96,6 @@ def check_source(study: Study, output_dir=None) -> None:
     series stops the run at once with the named error (file, column, 1-based row, value), and
     a cohort that the criteria empty stops naming the step. With ``output_dir`` (the run's work
     folder) the tidied export is kept there for chapter 1, which then does not read it again."""
-    if study.series is not None:
-        from micromet.series import read_source as read_series_source
-
-        read_series_source(study.source, study.series, seed=study.seed, cache_dir=cache_dir())
-        return
     from micromet import cohort as cohort_mod
 
     with warnings.catch_warnings(record=True) as caught:

@@ -145,8 +145,11 @@ class Analysis:
     below ``models.selection_p``), ``all`` (every candidate: a covariate set fixed in advance) or
     ``none`` (the exposure alone); default ``models.selection``. ``multivariable``: the
     covariates of the multivariable model fixed in advance (the exposure is added), as a paper
-    names them; when given, ``selection`` is not used. ``published``: the key of ``published``
-    that holds the paper's rows of this table (default: the outcome's name)."""
+    names them; when given, ``selection`` is not used. ``exposure`` and ``levels``: a group
+    column of its own for this model (e.g. groups merged by the series mapping's ``derived``)
+    and its levels, reference first and the level of interest second; ``levels`` alone keeps the
+    patients of those levels of the study's exposure. The paper's rows of this table are
+    ``published.<outcome>.models.<name>``."""
 
     outcome: str
     model: str
@@ -154,7 +157,35 @@ class Analysis:
     covariates: list[str] | None = None
     selection: str | None = None
     multivariable: list[str] | None = None
-    published: str | None = None
+    exposure: str | None = None  # the group column of this model (default: exposure.column)
+    levels: list[str] | None = None  # its levels, reference first; other patients left out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison of two groups of the exposure (a paper's pairwise comparisons): the
+    patients of ``levels`` = [reference, exposed] only, a model of ``outcome`` (``cox``, or
+    ``fine_gray`` for an outcome with a cause; default by the outcome) on the exposure and
+    ``covariates`` (none: univariable), with the log-rank test (Cox) or Gray's test beside it.
+    ``title`` defaults to "<exposed> vs <reference>"."""
+
+    outcome: str
+    levels: list[str]
+    model: str | None = None
+    covariates: list[str] = field(default_factory=list)
+    title: str = ""
+
+    @property
+    def reference(self) -> str:
+        return self.levels[0]
+
+    @property
+    def exposed(self) -> str:
+        return self.levels[1]
+
+    @property
+    def name(self) -> str:
+        return self.title or f"{self.exposed} vs {self.reference}"
 
 
 @dataclass(frozen=True)
@@ -182,12 +213,10 @@ class Study:
     models: Models = field(default_factory=Models)
     governance: Governance = field(default_factory=Governance)
     labels: dict[str, str] = field(default_factory=dict)  # column -> label shown in tables
-    data: dict[str, Any] = field(default_factory=dict)  # how to read the source (reader options)
     series: dict[str, Any] | None = None  # an institutional CSV's mapping (micromet.series)
-    comparisons: list[list[str]] = field(default_factory=list)  # pairwise [exposed, reference]
-    grouped_model: dict[str, Any] | None = None  # a model on a regrouped exposure
+    comparisons: list[Comparison] = field(default_factory=list)  # pairs of exposure groups
     analyses: dict[str, Analysis] = field(default_factory=dict)  # regression tables by name
-    options: dict[str, Any] = field(default_factory=dict)  # study-specific chapter options
+    options: dict[str, Any] = field(default_factory=dict)  # free parameters of a chapter of one's own
     citation: str = ""
     published: dict[str, Any] = field(default_factory=dict)
     file: str | None = None  # the YAML the study came from (provenance; not a choice)
@@ -211,15 +240,64 @@ class Study:
     def label(self, column: str) -> str:
         return self.labels.get(column, column)
 
+    def analyses_of(self, outcome: str) -> dict[str, Analysis]:
+        """The regression tables of ``outcome``, by name: the study's ``analyses`` for it; a
+        study that declares no ``analyses`` at all gets one per outcome (Cox, or Fine-Gray for
+        an outcome with a cause; the study's covariates and ``models.selection``)."""
+        if self.analyses:
+            return {k: a for k, a in self.analyses.items() if a.outcome == outcome}
+        return {outcome: Analysis(outcome=outcome, model=self.default_model(outcome))}
+
     def analysis_for(self, outcome: str) -> Analysis:
-        """The regression table of ``outcome``: the study's ``analyses`` entry for it, else
-        the default (Cox, or Fine-Gray for an outcome with a cause; the study's covariates and
-        ``models.selection``)."""
-        for analysis in self.analyses.values():
-            if analysis.outcome == outcome:
-                return analysis
-        o = self.outcomes[outcome]
-        return Analysis(outcome=outcome, model="fine_gray" if o.cause is not None else "cox")
+        """The first regression table of ``outcome`` (:meth:`analyses_of`); the default one
+        when the study declares none for it."""
+        found = self.analyses_of(outcome)
+        if found:
+            return next(iter(found.values()))
+        return Analysis(outcome=outcome, model=self.default_model(outcome))
+
+    def analysis_named(self, name: str) -> Analysis:
+        """The regression table ``name``: a declared analysis, or an outcome's name for the
+        default table of a study that declares none."""
+        if name in self.analyses:
+            return self.analyses[name]
+        if not self.analyses and name in self.outcomes:
+            return Analysis(outcome=name, model=self.default_model(name))
+        raise InputError(f"no analysis named {name!r} (declared: "
+                         f"{', '.join(self.analyses) or 'none'})", file=self.file,
+                         column="analyses", value=name)
+
+    def comparisons_of(self, outcome: str) -> list[Comparison]:
+        return [c for c in self.comparisons if c.outcome == outcome]
+
+    def default_model(self, outcome: str) -> str:
+        """Cox for an outcome without a cause, Fine-Gray for one with a cause."""
+        return "fine_gray" if self.outcomes[outcome].cause is not None else "cox"
+
+    def group_column(self, analysis: Analysis | None = None) -> str:
+        """The group column of ``analysis`` (its ``exposure``, else the study's)."""
+        return (analysis.exposure if analysis is not None and analysis.exposure
+                else self.exposure.column)
+
+    def group_levels(self, analysis: Analysis | None = None) -> list[str]:
+        """The levels of :meth:`group_column`, reference first."""
+        if analysis is not None and analysis.levels:
+            return list(analysis.levels)
+        if analysis is not None and analysis.exposure:
+            raise InputError("an analysis with its own exposure must give its levels",
+                             file=self.file, column="analyses")
+        e = self.exposure
+        return list(e.levels or [e.reference, e.exposed])
+
+    @property
+    def time_outcomes(self) -> list[str]:
+        """Outcomes without a cause (Kaplan-Meier and Cox), in the study file's order."""
+        return [k for k, o in self.outcomes.items() if o.cause is None]
+
+    @property
+    def competing_outcomes(self) -> list[str]:
+        """Outcomes with a cause (cumulative incidence and Fine-Gray)."""
+        return [k for k, o in self.outcomes.items() if o.cause is not None]
 
     def candidates(self, analysis: Analysis) -> list[str]:
         """The candidate covariates of ``analysis`` (the exposure is added by the screen)."""
@@ -360,10 +438,17 @@ def _check_semantics(study: Study) -> None:
         if analysis.outcome not in study.outcomes:
             raise bad(f"{where}.outcome", f"must be one of the outcomes "
                       f"({', '.join(study.outcomes)})", analysis.outcome)
-        others = [n for n, a in study.analyses.items() if a.outcome == analysis.outcome]
-        if others[0] != name:
-            raise bad(f"{where}.outcome", f"is already analysed by analyses.{others[0]}: one "
-                      "regression table per outcome", analysis.outcome)
+        if (analysis.exposure is None) != (analysis.levels is None) and analysis.exposure:
+            raise bad(f"{where}.levels", f"must list the levels of {analysis.exposure}, "
+                      "reference first")
+        if analysis.levels is not None and len(analysis.levels) < 2:
+            raise bad(f"{where}.levels", "must name at least two groups, reference first",
+                      analysis.levels)
+        if analysis.levels is not None and analysis.exposure is None:
+            unknown = [lv for lv in analysis.levels if lv not in study.group_levels()]
+            if unknown:
+                raise bad(f"{where}.levels", f"must be levels of {e.column} "
+                          f"({', '.join(study.group_levels())})", unknown[0])
         if analysis.model not in MODELS:
             raise bad(f"{where}.model", f"must be one of {', '.join(MODELS)}", analysis.model)
         if analysis.model == "fine_gray" and study.outcomes[analysis.outcome].cause is None:
@@ -378,6 +463,24 @@ def _check_semantics(study: Study) -> None:
             if missing:
                 raise bad(f"{where}.multivariable", "must be among the analysis's candidate "
                           "covariates (its covariates, or the study's)", missing[0])
+    for i, c in enumerate(study.comparisons):
+        where = f"comparisons[{i}]"
+        if c.outcome not in study.outcomes:
+            raise bad(f"{where}.outcome", f"must be one of the outcomes "
+                      f"({', '.join(study.outcomes)})", c.outcome)
+        if len(c.levels) != 2 or c.levels[0] == c.levels[1]:
+            raise bad(f"{where}.levels", "must be two different groups: [reference, exposed]",
+                      c.levels)
+        unknown = [lv for lv in c.levels if lv not in study.group_levels()]
+        if unknown:
+            raise bad(f"{where}.levels", f"must be levels of {e.column} "
+                      f"({', '.join(study.group_levels())})", unknown[0])
+        model = c.model or study.default_model(c.outcome)
+        if model not in MODELS:
+            raise bad(f"{where}.model", f"must be one of {', '.join(MODELS)}", c.model)
+        if model == "fine_gray" and study.outcomes[c.outcome].cause is None:
+            raise bad(f"{where}.model", f"is fine_gray but outcomes.{c.outcome} has no cause",
+                      c.model)
     _check_columns(study, bad)
     if not study.synthetic and "://" in study.source:
         raise bad("source", "must be a path or synthetic://<name>?seed=<n>", study.source)
@@ -440,6 +543,11 @@ def _check_columns(study: Study, bad) -> None:
                   for i, c in enumerate(analysis.covariates or [])]
         named += [(f"analyses.{name}.multivariable[{i}]", c)
                   for i, c in enumerate(analysis.multivariable or [])]
+        if analysis.exposure:
+            named.append((f"analyses.{name}.exposure", analysis.exposure))
+    for i, comparison in enumerate(study.comparisons):
+        named += [(f"comparisons[{i}].covariates[{j}]", c)
+                  for j, c in enumerate(comparison.covariates)]
     if study.models.cluster not in (None, "subclass"):
         named.append(("models.cluster", study.models.cluster))
     for key, column in named:

@@ -35,7 +35,7 @@ def fixture():
 
 
 def test_published_table1_p_values_are_reproduced(ref):
-    t1 = pd.read_csv(DATA / "published_table1.csv", dtype={"p_published": str})
+    t1 = describe.load_published("table1")
     cat = t1[t1["m0_n"].notna() & (t1["variable"] != "n")]
     assert cat["variable"].nunique() == 8
     for v, block in cat.groupby("variable", sort=False):

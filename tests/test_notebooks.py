@@ -57,7 +57,7 @@ STUDY_CHAPTERS = {c for p in sorted((ROOT / "studies").glob("*.yml"))
 
 
 def test_the_cell_length_check_covers_both_studies():
-    assert {"01_cohort", "nanomet"} <= STUDY_CHAPTERS
+    assert {"01_cohort", "04_bcsm", "05_validation"} <= STUDY_CHAPTERS
     assert STUDY_CHAPTERS <= {p.stem for p in TEMPLATES}
 
 
@@ -137,8 +137,8 @@ def test_results_json_matches_the_chapters_summaries():
     assert results == collect_results(EXECUTED, STUDY)
     assert results["cohort"]["final"] == {"M0": 283503, "M0(i+)": 585}  # the synthetic margins
     assert results["matching"]["ratio"] == 2
-    for section in ("os", "bcsm"):
-        hr, lower, upper, p = results[section]["multivariable"]["m_stage[M0(i+)]"]
+    for section, table in (("os", "table3"), ("bcsm", "table4")):
+        hr, lower, upper, p = results[section]["models"][table]["multivariable"]["m_stage[M0(i+)]"]
         assert lower < hr < upper and 0 < p <= 1
     text = (EXECUTED / "results.json").read_text(encoding="utf-8")
     assert text == json.dumps(results, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

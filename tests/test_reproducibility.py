@@ -70,8 +70,8 @@ def test_layer_a_fails_on_one_changed_byte(nanomet_runs, tmp_path):
     data[position] = ord("1")
     target.write_bytes(bytes(data))
     assert byte_differences(first, copy_dir) == ["results.json: contents differ"]
-    (copy_dir / "nanomet.ipynb").unlink()
-    assert "nanomet.ipynb: only in" in " ".join(byte_differences(first, copy_dir))
+    (copy_dir / "03_overall_survival.ipynb").unlink()
+    assert "03_overall_survival.ipynb: only in" in " ".join(byte_differences(first, copy_dir))
 
 
 # ---- layer (b): tolerances ----------------------------------------------------------------------
@@ -147,7 +147,7 @@ def test_layer_b_fails_on_each_perturbed_kind_and_passes_within_tolerance(name):
 
 def test_a_term_not_estimable_is_compared_as_such_never_as_a_number():
     base = committed("seer_m0i")
-    path = ("bcsm", "multivariable", "m_stage[M0(i+)]")
+    path = ("bcsm", "models", "table4", "multivariable", "m_stage[M0(i+)]")
     flagged = copy.deepcopy(base)
     put(flagged, path, NOT_ESTIMABLE)
     assert compare_results(flagged, copy.deepcopy(flagged)) == []
@@ -163,9 +163,10 @@ def test_a_term_not_estimable_is_compared_as_such_never_as_a_number():
 def test_a_term_missing_on_one_side_is_a_difference():
     base = committed("seer_m0i")
     fewer = copy.deepcopy(base)
-    del fewer["os"]["univariable"]["age"]
+    del fewer["os"]["models"]["table3"]["univariable"]["age"]
     found = compare_results(base, fewer)
-    assert [(d.path, d.kind) for d in found] == [(("os", "univariable", "age"), "missing")]
+    assert [(d.path, d.kind) for d in found] == [
+        (("os", "models", "table3", "univariable", "age"), "missing")]
     assert [d.kind for d in compare_results(fewer, base)] == ["extra"]
 
 

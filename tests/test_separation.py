@@ -195,8 +195,8 @@ def test_the_papers_artefacts_are_marked_on_the_published_versus_reproduced_page
     from micromet.study import load_study
 
     study = load_study("seer_m0i")
-    table3 = published_artefacts(study.published["os"])
-    table4 = published_artefacts(study.published["bcsm"])
+    table3 = published_artefacts(study.published["os"]["models"]["table3"])
+    table4 = published_artefacts(study.published["bcsm"]["models"]["table4"])
     assert [t.split(" (")[0] for t in table3] == ["er[Positive]", "her2[Positive]",
                                                   "subtype[HR+/HER2+]", "subtype[HR-/HER2-]"]
     assert [t.split(" (")[0] for t in table4] == ["er[Positive]", "subtype[HR-/HER2+]",

@@ -167,7 +167,17 @@ def test_the_regression_tables_are_declared_per_outcome():
     ("analyses.table3.model=fine_gray", "analyses.table3.model"),   # os has no cause
     ("analyses.table3.selection=stepwise", "analyses.table3.selection"),
     ("analyses.table3.multivariable=[age, bmi]", "analyses.table3.multivariable"),
-    ("analyses.table4.outcome=os", "analyses.table4.outcome"),        # two tables of os
+    ("analyses.table4.outcome=bmi", "analyses.table4.outcome"),
+    ("analyses.table3.levels=[M0]", "analyses.table3.levels"),         # one group
+    ("analyses.table3.levels=[M0, M9]", "analyses.table3.levels"),     # not a level
+    ("analyses.table3.exposure=n_stage", "analyses.table3.levels"),    # its levels not given
+    ("comparisons=[{outcome: os, levels: [M0, M9]}]", "comparisons[0].levels"),
+    ("comparisons=[{outcome: os, levels: [M0, M0]}]", "comparisons[0].levels"),
+    ("comparisons=[{outcome: death, levels: [M0, M0(i+)]}]", "comparisons[0].outcome"),
+    ("comparisons=[{outcome: os, levels: [M0, M0(i+)], model: fine_gray}]",
+     "comparisons[0].model"),
+    ("comparisons=[{outcome: os, levels: [M0, M0(i+)], covariates: [bmi]}]",
+     "comparisons[0].covariates[0]"),
     ("analyses.table3.covariates=[age, shoe_size]", "analyses.table3.covariates[1]"),
 ])
 def test_a_bad_analysis_names_its_key(override, key):

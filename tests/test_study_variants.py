@@ -28,9 +28,10 @@ def test_ratio_one_gives_a_different_consistent_book(seer_m0i_run, tmp_path):
     n = matched["M0"] + matched["M0(i+)"]
     for section in ("os", "bcsm"):
         assert new[section]["n"] == n
-        hr, lower, upper, p = new[section]["univariable"]["m_stage[M0(i+)]"]
+        (table,) = new[section]["models"].values()
+        hr, lower, upper, p = table["univariable"]["m_stage[M0(i+)]"]
         assert lower < hr < upper and 0 < p <= 1
-        assert new[section]["univariable"] != base[section]["univariable"]
+        assert new[section]["models"] != base[section]["models"]
     for chapter in ("01_cohort", "02_matching", "03_overall_survival", "04_bcsm"):
         assert (out / f"{chapter}.ipynb").exists()
     assert not (out / "05_validation.ipynb").exists()
@@ -52,8 +53,9 @@ def test_matching_disabled_analyses_the_whole_cohort_in_every_chapter(tmp_path):
 
 
 def _estimates(section: dict) -> dict[str, object]:
-    return {f"{model}:{term}": row for model in ("univariable", "multivariable")
-            for term, row in section[model].items()}
+    """Every row of every regression table of an outcome's summary, by table, model and term."""
+    return {f"{name}:{model}:{term}": row for name, table in section["models"].items()
+            for model in ("univariable", "multivariable") for term, row in table[model].items()}
 
 
 def _no_monotone_estimate(results: dict) -> list[str]:

@@ -15,7 +15,6 @@ import pytest  # noqa: E402
 
 from micromet import survival as sv  # noqa: E402
 from micromet.analyses import (  # noqa: E402
-    format_models,
     model_table,
     screen,
     screen_and_fit,
@@ -154,7 +153,7 @@ def test_model_table_layout(with_her2):
     pd.testing.assert_frame_equal(out, model_table(uni, multi.table, with_her2, covs, "group"))
 
 
-def test_format_models_is_model_table_with_the_studys_labels(data):
+def test_screen_and_fit_uses_the_studys_rules_and_the_table_its_labels(data):
     from micromet.study import load_study
 
     study = load_study("seer_m0i")
@@ -164,9 +163,7 @@ def test_format_models_is_model_table_with_the_studys_labels(data):
     m = study.models
     assert chosen == screen(cox_fit, frame, covs, "m_stage", selection=m.selection,
                             selection_p=m.selection_p, force_exposure=m.force_exposure)[2]
-    shown = format_models(uni, multi, frame, study, covs)
-    pd.testing.assert_frame_equal(shown, model_table(uni, multi, frame, covs, "m_stage",
-                                                     study.label))
+    shown = model_table(uni, multi, frame, covs, "m_stage", study.label)
     assert study.label("tumor_size_mm") in shown.index.get_level_values("variable")
 
 

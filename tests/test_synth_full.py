@@ -47,7 +47,7 @@ def test_flow_matches_the_paper(full):
 
 def test_table_one_is_the_published_one(full):
     _, _, res = full
-    pub = pd.read_csv(DATA / "published_table1.csv", dtype={"p_published": str})
+    pub = describe.load_published("table1")
     t = describe.table_one(res.data, "m_stage", ["age", "tumor_size_mm"], CATEGORICAL)
     assert t.attrs["n"] == {"M0": 283503, "M0(i+)": 585}
     cat = pub[pub["m0_n"].notna() & (pub["variable"] != "n")]

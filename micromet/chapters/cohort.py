@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from micromet import governance
-from micromet.analyses import beside_published, describe_groups, followup
+from micromet.analyses import beside_published, describe_groups, followup, paper_table_text
+from micromet.formatting import fmt_followup
 from micromet.report import (
     _flow_display,
     _masked,
@@ -70,6 +71,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     save_frame(data, output_dir, "cohort")
     n_raw = int(frame.attrs.get("n_raw", len(frame)))
     summary = {
+        "n": len(data),
         "n_raw": n_raw,
         "outside_extract": int(outside),
         "extracted": extracted,
@@ -84,6 +86,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     tests_pub, table_pub = apply_withheld(tests, table, withheld, levels, study)
     last = len(flow_pub) - 1
     published_summary = {
+        "n": plain_value(flow_pub.iloc[len(flow_pub) - 1].get("remaining", len(data))),
         "n_raw": withheld.get(("n_raw",), n_raw),
         "outside_extract": withheld.get(("outside",), int(outside)),
         "extracted": {lv: plain_value(flow_pub.iloc[0][f"remaining[{lv}]"]) for lv in levels},
@@ -101,9 +104,11 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         "n_final_exposed": fmt_count(final[e.exposed], study),
         "label_reference": e.reference,
         "label_exposed": e.exposed,
-        "followup_median": f"{fu['median']:g}",
-        "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
-        "followup_max": f"{fu['max']:g}",
+        "followup_median": fmt_followup(fu)["median"],
+        "followup_iqr": fmt_followup(fu)["iqr"],
+        "followup_max": fmt_followup(fu)["max"],
+        "table1_paper_text": paper_table_text(
+            (study.published.get("cohort") or {}).get("table1"), "Table 1"),
     }
     head = {"rows read": published_summary["n_raw"],
             "extracted": published_summary["extracted"], "final": published_summary["final"]}
@@ -113,8 +118,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     head = {k: governance.mask_leaves(v, min_cell=mc, real=real) for k, v in head.items()}
     head["Table 1 p"] = {var: rounded(vals["p"], 3) for kind in ("continuous", "categorical")
                          for var, vals in tests[kind].items() if vals["p"] is not None}
-    head["follow-up median (IQR), max"] = f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), " \
-                                          f"{fu['max']:g}"
+    head["follow-up median (IQR), max"] = fmt_followup(fu)["line"]
     if withheld and uses_suppression(withheld):
         notes.append(governance.SUPPRESSED_NOTE.format(min_cell=mc))
     show = _flow_display(flow_pub, levels)
@@ -124,7 +128,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
         table_one=governance.mask_table(table_pub, min_cell=mc, real=real),
         table_one_vs_published=beside_published(
             governance.mask_table(table_pub, min_cell=mc, real=real),
-            study.published.get("table1"), study),
+            (study.published.get("cohort") or {}).get("table1"), study, empty=True),
         glue=glue, headline=head, summary=published_summary, notes=notes, flow_object=built,
     )
 

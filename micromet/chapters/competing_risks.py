@@ -10,7 +10,9 @@ import pandas as pd
 
 from micromet import governance
 from micromet.analyses import (
-    exposure_term,
+    analysis_data,
+    comparison_table,
+    comparisons_text,
     regression_table,
 )
 from micromet.chapters.matching import analysed_set
@@ -33,11 +35,17 @@ from micromet.study import Study
 
 @dataclass
 class CompetingChapter:
+    """Chapter 4 for one outcome with a cause. ``gray``: Gray's test between the outcome's
+    ``groups`` (all groups when it names none), ``gray_all``: across all groups when that
+    differs; ``tables``: the outcome's regression tables by name (``uni``, ``multi``,
+    ``fine_gray_table`` and ``fine_gray_vs_published`` are the first one's: the paper's Table
+    4); ``comparisons``: the study's comparisons of two groups."""
+
     study: Study
     data: pd.DataFrame
     cif: pd.DataFrame
     gray: Any
-    uni: pd.DataFrame
+    uni: pd.DataFrame | None
     multi: Any
     fine_gray_table: pd.DataFrame
     fine_gray_vs_published: pd.DataFrame
@@ -47,58 +55,104 @@ class CompetingChapter:
     summary: dict
     outcome: Any = None
     notes: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gray_all: Any = None
+    gray_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    outcome_name: str = ""
 
 
-def bcsm_chapter(study: Study, output_dir=".", outcome: str = "bcsm") -> CompetingChapter:
-    """Cumulative incidence, Gray's test, univariable/multivariable Fine-Gray."""
+def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None) -> CompetingChapter:
+    """Cumulative incidence, Gray's test, the comparisons of two groups and the regression
+    tables (univariable/multivariable Fine-Gray) of ``outcome`` (default: the study's first
+    outcome with a cause)."""
     from micromet import competing
 
+    outcome = outcome or study.competing_outcomes[0]
     data = analysed_set(study, output_dir)
     o = study.outcomes[outcome]
     e = study.exposure.column
     cause = o.cause if o.cause is not None else 1
     ci = competing.cuminc(data, o.time, o.event, e)
-    gray = competing.gray_test(data, o.time, o.event, e, cause=cause)
+    levels = study.group_levels()
+    groups = list(o.groups) or levels
+    gray = competing.gray_test(analysis_data(data, e, groups), o.time, o.event, e, cause=cause)
+    gray_all = (competing.gray_test(data, o.time, o.event, e, cause=cause)
+                if len(groups) < len(levels) else None)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     at = competing.timepoints(ci, horizons)
-    reg = regression_table(study, outcome, data)
-    uni, multi, notes = reg.uni, reg.multi, list(reg.notes)
+    at = at[at["cause"] == cause] if "cause" in getattr(at, "columns", ()) else at
+    tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
+    pairs = comparison_table(study, outcome, data)
+    first = next(iter(tables.values()), None)
+    notes = list(dict.fromkeys([n for t in tables.values() for n in t.notes] + pairs.notes))
     ev = pd.to_numeric(data[o.event])
     n_cause = int((ev == cause).sum())
     n_comp = int(ev.isin(o.competing).sum())
-    term = exposure_term(study)
     summary = {
         "n": len(data), "events_cause": n_cause, "events_competing": n_comp,
-        "gray": {"statistic": gray.statistic, "df": gray.df, "p": gray.p_value},
-        **reg.summary,
+        "gray": {"groups": groups, "statistic": gray.statistic, "df": gray.df,
+                 "p": gray.p_value},
+        "models": {name: t.summary for name, t in tables.items()},
         "cif_at": records_of(at.reset_index(drop=isinstance(at.index, pd.RangeIndex)))
         if isinstance(at, pd.DataFrame) else [],
     }
+    if gray_all is not None:
+        summary["gray_all_groups"] = {"statistic": gray_all.statistic, "df": gray_all.df,
+                                      "p": gray_all.p_value}
+    if pairs.summary:
+        summary["comparisons"], summary["comparison_tests"] = pairs.summary, pairs.tests
     save_summary(summary, output_dir, outcome, study,
                  published=dict(summary, n=published_size(data, study)))
     real = not study.synthetic
     mc = study.governance.min_cell
+    names = {str(k): v for k, v in o.cause_labels.items()}
     glue = {
-        "selection_text": reg.selection_text,
+        "outcome_label": o.label, "outcome_label_lower": o.label[:1].lower() + o.label[1:],
+        "cause_name": names.get(str(cause), f"cause {cause}"),
         "events_cause": fmt_count(n_cause, study), "events_competing": fmt_count(n_comp, study),
-        "gray_p": fmt_p(gray.p_value),
-        "shr_uni": _hr_text(uni, term),
-        "shr_multi": _hr_text(multi.table if multi is not None else None, term),
+        "gray_p": fmt_p(gray.p_value), "gray_groups": " vs ".join(groups),
+        "gray_chisq": f"{gray.statistic:.2f}",
+        "comparisons_text": comparisons_text(study, outcome),
     }
     head = {
         "events of interest": governance.mask_leaves(n_cause, min_cell=mc, real=real),
         "competing events": governance.mask_leaves(n_comp, min_cell=mc, real=real),
         "Gray p": rounded(gray.p_value, 3),
-        "sHR univariable": glue["shr_uni"],
-        "sHR multivariable": glue["shr_multi"],
-        "multivariable covariates": ", ".join(reg.chosen),
     }
+    if gray_all is not None:
+        head["Gray p, all groups"] = rounded(gray_all.p_value, 3)
+    for name, t in tables.items():
+        multi_table = t.multi.table if t.multi is not None else None
+        head[f"{name}: sHR univariable"] = _hr_text(t.uni, t.term)
+        head[f"{name}: sHR multivariable"] = _hr_text(multi_table, t.term)
+        head[f"{name}: multivariable covariates"] = ", ".join(t.chosen)
+    if first is not None:
+        glue["selection_text"] = first.selection_text
+        glue["shr_uni"] = _hr_text(first.uni, first.term)
+        glue["shr_multi"] = _hr_text(first.multi.table if first.multi is not None else None,
+                                     first.term)
     return CompetingChapter(
-        study=study, data=data, cif=ci, gray=gray, uni=uni, multi=multi,
-        fine_gray_table=reg.table, fine_gray_vs_published=reg.vs_published,
+        study=study, data=data, cif=ci, gray=gray,
+        uni=first.uni if first else None, multi=first.multi if first else None,
+        fine_gray_table=first.table if first else pd.DataFrame(),
+        fine_gray_vs_published=first.vs_published if first else pd.DataFrame(),
         cif_table=_cif_display(at),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
+        tables=tables, comparisons=pairs.table, gray_all=gray_all,
+        gray_table=_gray_display(groups, gray, gray_all), outcome_name=outcome,
     )
+
+
+def _gray_display(groups, gray, gray_all) -> pd.DataFrame:
+    """Gray's tests as shown: the groups compared, chi-square (3 decimals), df, p."""
+    rows = [(" vs ".join(groups), gray)]
+    if gray_all is not None:
+        rows.append(("all groups", gray_all))
+    return pd.DataFrame({"groups": [g for g, _ in rows],
+                         "chi-square": [round(t.statistic, 3) for _, t in rows],
+                         "df": [t.df for _, t in rows],
+                         "p": [fmt_p(t.p_value) for _, t in rows]}).set_index("groups")
 
 
 def cif_figure(result: CompetingChapter):
@@ -114,8 +168,9 @@ def cif_figure(result: CompetingChapter):
         cif.attrs = dict(result.cif.attrs)
         if cif.empty:
             return nothing_drawn(hidden, result.study)
+    # the competing cause is drawn (dashed) when there is one; several would crowd the figure
     ax = plots_competing.cif_plot(cif, cause=o.cause or 1, gray_p=result.gray.p_value,
-                                  competing=True, cause_labels=names,
-                                  ylabel="Cumulative incidence")
+                                  competing=len(o.competing) == 1, cause_labels=names,
+                                  ylabel=f"Cumulative incidence ({o.label})")
     say_hidden(ax, hidden, result.study)
     return _masked(ax.figure, result.study)

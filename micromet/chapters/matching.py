@@ -10,7 +10,13 @@ from typing import Any
 import pandas as pd
 
 from micromet import governance
-from micromet.analyses import beside_published, conditioning_record, describe_groups, term_label
+from micromet.analyses import (
+    beside_published,
+    conditioning_record,
+    describe_groups,
+    paper_table_text,
+    term_label,
+)
 from micromet.chapters.cohort import apply_withheld
 from micromet.report import (
     fmt_count,
@@ -97,6 +103,8 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
                     if m.std_caliper else f"{m.caliper:g} (absolute)")
     glue = {
         "ratio": str(m.ratio),
+        "table2_paper_text": paper_table_text(
+            (study.published.get("matching") or {}).get("table2"), "Table 2"),
         "caliper_text": caliper_text,
         "matched_exposed": shown_count(published_summary["matched"][e.exposed], study),
         "matched_reference": shown_count(published_summary["matched"][e.reference], study),
@@ -125,7 +133,7 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
         table_two=governance.mask_table(table, min_cell=mc, real=real),
         table_two_vs_published=beside_published(
             governance.mask_table(table, min_cell=mc, real=real),
-            study.published.get("table2"), study),
+            (study.published.get("matching") or {}).get("table2"), study, empty=True),
         glue=glue, headline=head, summary=summary, notes=notes,
     )
 

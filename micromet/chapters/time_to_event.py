@@ -11,12 +11,14 @@ import pandas as pd
 from micromet import governance
 from micromet.analyses import (
     _ph_table,
-    exposure_term,
+    comparison_table,
+    comparisons_text,
     followup,
     regression_table,
 )
 from micromet.chapters.competing_risks import nothing_drawn, say_hidden, without_small_groups
 from micromet.chapters.matching import analysed_set
+from micromet.formatting import fmt_followup
 from micromet.report import (
     _hr_text,
     _masked,
@@ -36,11 +38,16 @@ from micromet.study import Study
 
 @dataclass
 class SurvivalChapter:
+    """Chapter 3 for one outcome without a cause. ``tables``: the regression tables of the
+    outcome by name (``analyses.RegressionTable``); ``uni``, ``multi``, ``cox_table`` and
+    ``cox_vs_published`` are the first one's (the paper's Table 3); ``comparisons``: the study's
+    comparisons of two groups."""
+
     study: Study
     data: pd.DataFrame
     km: pd.DataFrame
     logrank: Any
-    uni: pd.DataFrame
+    uni: pd.DataFrame | None
     multi: Any
     cox_table: pd.DataFrame
     cox_vs_published: pd.DataFrame
@@ -53,66 +60,89 @@ class SurvivalChapter:
     summary: dict
     outcome: Any = None
     notes: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    outcome_name: str = ""
 
 
-def os_chapter(study: Study, output_dir=".", outcome: str = "os") -> SurvivalChapter:
-    """Kaplan-Meier, log-rank, univariable/multivariable Cox, follow-up, PH check."""
+def os_chapter(study: Study, output_dir=".", outcome: str | None = None) -> SurvivalChapter:
+    """Kaplan-Meier, log-rank, the comparisons of two groups, the regression tables
+    (univariable/multivariable Cox), follow-up, PH check, for ``outcome`` (default: the
+    study's first outcome without a cause)."""
     from micromet import survival
 
+    outcome = outcome or study.time_outcomes[0]
     data = analysed_set(study, output_dir)
     o = study.outcomes[outcome]
     e = study.exposure.column
     km = survival.km(data, o.time, o.event, e)
     lr = survival.logrank(data, o.time, o.event, e)
-    reg = regression_table(study, outcome, data)
-    uni, multi, notes = reg.uni, reg.multi, list(reg.notes)
+    tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
+    pairs = comparison_table(study, outcome, data)
+    first = next(iter(tables.values()), None)
+    notes = list(dict.fromkeys([n for t in tables.values() for n in t.notes] + pairs.notes))
     fu = followup(data, study)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     surv = survival.survival_at(km, horizons)
     medians = survival.km_median(data, o.time, o.event, e)
     at_risk = survival.numbers_at_risk(data, o.time, o.event, e,
                                        times=[0, *horizons])
-    ph = _ph_table(survival, multi, data, o)
+    ph = _ph_table(survival, first.multi if first else None, data, o)
     events = int((pd.to_numeric(data[o.event]) != 0).sum())
-    term = exposure_term(study)
     summary = {
-        "n": len(data), "deaths": events, "logrank": {"statistic": lr.statistic,
+        "n": len(data), "events": events, "logrank": {"statistic": lr.statistic,
                                                        "df": lr.df, "p": lr.p_value},
-        "followup": fu, **reg.summary,
+        "followup": fu,
+        "models": {name: t.summary for name, t in tables.items()},
         "median": {str(r["group"]): [plain_value(r[k]) for k in ("median", "lower", "upper")]
                    for _, r in medians.iterrows()},
         "survival_at": records_of(surv),
     }
+    if pairs.summary:
+        summary["comparisons"], summary["comparison_tests"] = pairs.summary, pairs.tests
     n_shown = published_size(data, study)
     save_summary(summary, output_dir, outcome, study, published=dict(summary, n=n_shown))
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {
-        "n": shown_count(n_shown, study), "deaths": fmt_count(events, study),
-        "logrank_p": fmt_p(lr.p_value),
-        "followup_median": f"{fu['median']:g}", "followup_iqr": f"{fu['q1']:g}-{fu['q3']:g}",
-        "followup_max": f"{fu['max']:g}", "selection_text": reg.selection_text,
-        "hr_uni": _hr_text(uni, term),
-        "hr_multi": _hr_text(multi.table if multi is not None else None, term),
+        "outcome_label": o.label, "outcome_label_lower": o.label[:1].lower() + o.label[1:],
+        "n": shown_count(n_shown, study), "events": fmt_count(events, study),
+        "logrank_p": fmt_p(lr.p_value), "logrank_df": f"{lr.df:g}",
+        "comparisons_text": comparisons_text(study, outcome),
+        "followup_median": fmt_followup(fu)["median"], "followup_iqr": fmt_followup(fu)["iqr"],
+        "followup_max": fmt_followup(fu)["max"],
     }
     head = {
         "n": governance.mask_leaves(n_shown, min_cell=mc, real=real),
-        "deaths": governance.mask_leaves(events, min_cell=mc, real=real),
+        "events": governance.mask_leaves(events, min_cell=mc, real=real),
         "log-rank p": rounded(lr.p_value, 3),
-        "follow-up median (IQR), max": f"{fu['median']:g} ({fu['q1']:g}-{fu['q3']:g}), "
-                                       f"{fu['max']:g}",
-        "HR univariable": _hr_text(uni, term),
-        "HR multivariable": _hr_text(multi.table if multi is not None else None, term),
-        "multivariable covariates": ", ".join(reg.chosen),
+        "follow-up median (IQR), max": fmt_followup(fu)["line"],
     }
+    for name, t in tables.items():
+        multi_table = t.multi.table if t.multi is not None else None
+        head[f"{name}: HR univariable"] = _hr_text(t.uni, t.term)
+        head[f"{name}: HR multivariable"] = _hr_text(multi_table, t.term)
+        head[f"{name}: multivariable covariates"] = ", ".join(t.chosen)
+    if not pairs.table.empty:
+        head["comparisons"] = {k: [rounded(x, 3) if isinstance(x, (int, float)) else x for x in v]
+                                   if isinstance(v, list) else v
+                               for k, v in pairs.summary.items()}
+    if first is not None:
+        glue["selection_text"] = first.selection_text
+        glue["hr_uni"] = _hr_text(first.uni, first.term)
+        glue["hr_multi"] = _hr_text(first.multi.table if first.multi is not None else None,
+                                    first.term)
     surv_show = survival_at_display(surv, study)
     return SurvivalChapter(
-        study=study, data=data, km=km, logrank=lr, uni=uni, multi=multi,
-        cox_table=reg.table, cox_vs_published=reg.vs_published,
+        study=study, data=data, km=km, logrank=lr,
+        uni=first.uni if first else None, multi=first.multi if first else None,
+        cox_table=first.table if first else pd.DataFrame(),
+        cox_vs_published=first.vs_published if first else pd.DataFrame(),
         survival_table=surv_show, ph_table=ph,
         median_table=median_display(medians, study),
         at_risk=governance.mask_table(at_risk, min_cell=mc, real=real),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
+        tables=tables, comparisons=pairs.table, outcome_name=outcome,
     )
 
 

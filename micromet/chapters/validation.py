@@ -1,4 +1,14 @@
 """Chapter 5: published versus reproduced, and agreement with R.
+
+The comparison is built from the study file's ``published`` alone: its sections are named as the
+chapters' summaries are (``cohort``, ``matching``, one per outcome), and each published value sits
+at the key where the summary holds the reproduced one (``published.os.logrank.p`` beside
+``summaries/os.json: logrank.p``). Three kinds of entry are read as tables: a descriptive table
+(``table1``, ``table2``: ``n``, ``continuous``, ``categorical``), the regression tables of an
+outcome (``models.<analysis>``: ``univariable`` / ``multivariable`` rows ``[HR, lower, upper,
+p]`` by term) and the comparisons of two groups (``comparisons.<"exposed vs reference">``:
+``[HR, lower, upper, p]``); every other value is one row of the headline table. A published
+value may be text ("<0.001", ">0.05", "<0.1"): it is shown, and no difference is computed.
 """
 
 from __future__ import annotations
@@ -13,7 +23,6 @@ from micromet.analyses import (
     _difference,
     _largest_count_diff,
     _table_from_rows,
-    exposure_term,
     models_vs_published,
     versus_published,
 )
@@ -21,98 +30,126 @@ from micromet.report import pretty
 from micromet.store import load_summary
 from micromet.study import Study
 
+#: Words for the keys of the summaries and of ``published``.
+WORDS = {
+    "n": "patients", "n_raw": "rows read", "extracted": "extracted", "final": "final cohort",
+    "followup": "follow-up", "median": "median", "q1": "first quartile",
+    "q3": "third quartile", "max": "longest", "matched": "matched",
+    "smd_before": "SMD before matching", "max_abs_smd_after": "largest |SMD| after matching",
+    "events": "events", "events_cause": "events of the cause of interest",
+    "events_competing": "competing events", "logrank": "log-rank test", "gray": "Gray's test",
+    "statistic": "chi-square", "df": "df", "p": "p", "hr": "HR", "lower": "lower 95% limit",
+    "upper": "upper 95% limit", "table1": "Table 1", "table2": "Table 2",
+    "cohort": "Cohort", "matching": "Matching",
+}
+STATISTICS = ("hr", "lower", "upper", "p")
+
 
 @dataclass
 class ValidationChapter:
     study: Study
-    tables: dict
+    tables: dict  # title -> table; "headline" first, then one per published table
     glue: dict
     headline: dict
     summary: dict
     notes: list = field(default_factory=list)
 
 
-def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
-    """Every published number beside the reproduced one (from the chapters' summaries)."""
-    pub = study.published
-    cohort = load_summary(output_dir, "cohort")
-    match = load_summary(output_dir, "matching")
-    os_s = load_summary(output_dir, "os")
-    bc = load_summary(output_dir, "bcsm")
-    e = study.exposure
-    rows = []
+def section_label(study: Study, section: str) -> str:
+    """``os`` -> "Overall survival" (an outcome's label), ``cohort`` -> "Cohort"."""
+    if section in study.outcomes:
+        return study.outcomes[section].label
+    return WORDS.get(section, section)
+
+
+def compare_published(study: Study, output_dir=".") -> tuple[pd.DataFrame, dict]:
+    """Every value of ``study.published`` beside the reproduced one (the chapters' summaries in
+    ``output_dir``): the headline table (one row per value, with the difference) and the tables
+    (descriptive tables, regression tables) by title."""
+    rows, tables = [], {}
 
     def add(what, ours, theirs):
         rows.append({"quantity": what, "reproduced": ours, "published": theirs,
-                     "difference": _difference(ours, theirs) if isinstance(ours, (int, float))
-                     else None})
+                     "difference": _difference(ours, theirs)
+                     if isinstance(ours, (int, float)) and not isinstance(ours, bool) else None})
 
-    for lv in (e.reference, e.exposed):
-        add(f"extracted, {lv}", cohort.get("extracted", {}).get(lv),
-            pub.get("flow", {}).get("extracted", {}).get(lv))
-        add(f"final cohort, {lv}", cohort.get("final", {}).get(lv),
-            pub.get("flow", {}).get("final", {}).get(lv))
-    fb = pub.get("followup_before", {})
-    for k, src in (("median", "median"), ("q1", "q1"), ("q3", "q3"), ("max", "max")):
-        add(f"follow-up before matching, {k}", cohort.get("followup", {}).get(src), fb.get(k))
-    for lv in (e.reference, e.exposed):
-        add(f"matched, {lv}", match.get("matched", {}).get(lv),
-            pub.get("matching", {}).get("matched", {}).get(lv))
-    for var, value in pub.get("matching", {}).get("smd_before", {}).items():
-        add(f"SMD before matching, {var}", match.get("smd_before", {}).get(var), value)
-    add("max |SMD| after matching (paper: all < 0.1)", match.get("max_abs_smd_after"),
-        pub.get("matching", {}).get("smd_after_max_abs_below"))
-    po = pub.get("os", {})
-    add("deaths (OS events)", os_s.get("deaths"), po.get("deaths"))
-    add("log-rank p", os_s.get("logrank", {}).get("p"), po.get("logrank_p"))
-    for k in ("median", "q1", "q3", "max"):
-        add(f"follow-up after matching, {k}", os_s.get("followup", {}).get(k),
-            po.get("followup_after", {}).get(k))
-    pb = pub.get("bcsm", {})
-    add("breast-cancer deaths", bc.get("events_cause"), pb.get("bc_deaths"))
-    add("other deaths", bc.get("events_competing"), pb.get("other_deaths"))
-    add("Gray's test p", bc.get("gray", {}).get("p"), pb.get("gray_p"))
-    term = exposure_term(study)
-    for label, s, p in (("OS", os_s, po), ("BCSM", bc, pb)):
-        for model in ("univariable", "multivariable"):
-            ours = s.get(model, {}).get(term)
-            theirs = p.get(model, {}).get(term)
-            for j, stat in enumerate(("HR", "lower", "upper", "p")):
-                mine = ours[j] if isinstance(ours, list) else ours  # or "not estimable"
-                add(f"{label} {model} {stat}, {e.exposed} vs {e.reference}",
-                    mine, theirs[j] if theirs else None)
-    headline_table = pd.DataFrame(rows, dtype=object).set_index("quantity")
-    real = not study.synthetic
-    mc = study.governance.min_cell
-    if real:
+    def walk(where: str, ours, theirs: dict, section: str):
+        ours = ours if isinstance(ours, dict) else {}
+        for key, value in theirs.items():
+            mine = ours.get(key)
+            words = WORDS.get(key, key)
+            if isinstance(value, dict) and ({"continuous", "categorical"} & set(value)):
+                tables[f"{where}: {words}"] = (versus_published(mine, value, study)
+                                               if mine else pd.DataFrame())
+            elif key == "models" and isinstance(value, dict):
+                for name, paper in value.items():
+                    fitted = (mine or {}).get(name) or {}
+                    uni = _table_from_rows(fitted.get("univariable", {}))
+                    multi = _table_from_rows(fitted.get("multivariable", {}))
+                    title = study.analyses[name].title if name in study.analyses else name
+                    tables[title or name] = models_vs_published(uni, multi, paper)
+                    _exposure_rows(study, name, where, fitted, paper, add)
+            elif key == "comparisons" and isinstance(value, dict):
+                for name, paper in value.items():
+                    found = (mine or {}).get(name)
+                    for j, stat in enumerate(STATISTICS):
+                        theirs_j = paper[j] if isinstance(paper, list) else None
+                        if theirs_j is None:
+                            continue
+                        add(f"{where}: {name}, {WORDS[stat]}",
+                            found[j] if isinstance(found, list) else found, theirs_j)
+            elif isinstance(value, dict):
+                walk(f"{where}: {words}" if where else words, mine, value, section)
+            else:
+                add(f"{where}: {words}", mine, value)
+
+    for section, published in study.published.items():
+        if isinstance(published, dict):
+            walk(section_label(study, section), load_summary(output_dir, section), published,
+                 section)
+    headline = pd.DataFrame(rows, columns=["quantity", "reproduced", "published", "difference"],
+                            dtype=object).set_index("quantity")
+    return headline, tables
+
+
+def _exposure_rows(study: Study, name: str, where: str, fitted: dict, paper: dict, add) -> None:
+    """The headline rows of a regression table: its exposure term's HR, limits and p."""
+    analysis = study.analysis_named(name)
+    levels = study.group_levels(analysis)
+    term = f"{study.group_column(analysis)}[{levels[1]}]"
+    for model in ("univariable", "multivariable"):
+        theirs = (paper.get(model) or {}).get(term)
+        if theirs is None:
+            continue
+        ours = (fitted.get(model) or {}).get(term)
+        for j, stat in enumerate(STATISTICS):
+            if theirs[j] is None:
+                continue
+            add(f"{where}: {model} {WORDS[stat]}, {levels[1]} vs {levels[0]}",
+                ours[j] if isinstance(ours, list) else ours, theirs[j])
+
+
+def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
+    """Every published number beside the reproduced one (from the chapters' summaries), the
+    agreement with R and the benchmark figures."""
+    headline_table, tables = compare_published(study, output_dir)
+    if not study.synthetic:
+        mc = study.governance.min_cell
         headline_table["reproduced"] = headline_table["reproduced"].map(
             lambda v: governance.mask_count(v, min_cell=mc) if isinstance(v, int) else v)
     compared = int(headline_table["published"].notna().sum())
     largest = _largest_count_diff(headline_table)
-    headline_table = pretty(headline_table)
-
-    def table_rows(numbers, published):
-        if not numbers:
-            return pd.DataFrame()
-        return versus_published(numbers, published, study)
-
-    def model_cmp(s, p):
-        if not s:
-            return pd.DataFrame()
-        uni = _table_from_rows(s.get("univariable", {}))
-        multi = _table_from_rows(s.get("multivariable", {}))
-        return models_vs_published(uni, multi, p)
-
-    tables = {
-        "headline": headline_table,
-        "table1": table_rows(cohort.get("table1"), pub.get("table1")),
-        "table2": table_rows(match.get("table2"), pub.get("table2")),
-        "table3": model_cmp(os_s, po),
-        "table4": model_cmp(bc, pb),
-        "r_agreement": r_agreement(),
-        "benchmarks": benchmarks(),
-    }
-    summary = {"compared": compared}
-    glue = {f"validation_{k}": v for k, v in tables.items()}
+    tables = {"headline": pretty(headline_table), **tables,
+              "r_agreement": r_agreement(), "benchmarks": benchmarks()}
+    glue = {"validation_headline": tables["headline"],
+            "validation_r_agreement": tables["r_agreement"],
+            "validation_benchmarks": tables["benchmarks"]}
     head = {"quantities compared": compared, "largest |difference| in counts": largest}
-    return ValidationChapter(study=study, tables=tables, glue=glue, headline=head, summary=summary)
+    return ValidationChapter(study=study, tables=tables, glue=glue, headline=head,
+                             summary={"compared": compared})
+
+
+def published_tables(result: ValidationChapter) -> dict:
+    """The tables of :func:`validation_chapter` other than the headline and R's agreement."""
+    return {k: v for k, v in result.tables.items()
+            if k not in ("headline", "r_agreement", "benchmarks")}

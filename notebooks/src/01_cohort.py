@@ -1,8 +1,8 @@
 # %% [markdown]
 # # Cohort and Table 1
 #
-# Who is in the study: the extract, each inclusion and exclusion step of the paper (its Figure 1),
-# and the characteristics of the two groups before matching (its Table 1).
+# Who is in the study: the source, each inclusion and exclusion step of the study file (the paper's
+# flowchart), and the characteristics of the groups compared (the paper's Table 1).
 
 # %% tags=["parameters", "remove-cell"]
 study = {}
@@ -17,8 +17,9 @@ mm.show_notice(S)
 # %% [markdown]
 # ## From the extract to the analysed cohort
 #
-# The source is read through the same reader as a SEER*Stat export, tidied into the analysis frame,
-# and the criteria of the study file are applied in order. The extract holds
+# The source is read (a SEER*Stat export through its reader, an institutional series through the
+# study file's `series` mapping), tidied into the analysis frame, and the criteria of the study file
+# are applied in order. The extract holds
 # {glue:text}`n_extracted` records; {glue:text}`n_final` remain
 # ({glue:text}`n_final_reference` {glue:text}`label_reference` and {glue:text}`n_final_exposed`
 # {glue:text}`label_exposed`).
@@ -37,21 +38,20 @@ cohort.flow_table
 mm.flowchart_figure(cohort);
 
 # %% [markdown]
-# ## Table 1: characteristics before matching
+# ## Table 1: characteristics of the groups
 #
-# Medians (IQR) with the Wilcoxon rank-sum test, counts (%) with Pearson's chi-squared test, as the
-# paper reports them. Follow-up of the whole cohort: median {glue:text}`followup_median` months
+# Medians (IQR) with the Wilcoxon rank-sum test (Kruskal-Wallis for more than two groups), counts
+# (%) with Pearson's chi-squared test. Follow-up of the whole cohort: median {glue:text}`followup_median` months
 # (IQR {glue:text}`followup_iqr`), longest {glue:text}`followup_max` months.
 
 # %% tags=["nbval-ignore-output"]
 cohort.table_one
 
 # %% [markdown]
-# This run's Table 1 beside the paper's (columns marked [paper]); the differences are listed in
-# *Published versus reproduced*.
+# {glue:text}`table1_paper_text`
 
 # %% tags=["nbval-ignore-output"]
-cohort.table_one_vs_published
+mm.show(cohort.table_one_vs_published)
 
 # %% [markdown]
 # ## Parameters of this run

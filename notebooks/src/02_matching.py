@@ -48,7 +48,7 @@ mm.love_plot_figure(matched);
 matched.table_two
 
 # %% [markdown]
-# This run's Table 2 beside the paper's (columns marked [paper]).
+# {glue:text}`table2_paper_text`
 
 # %% tags=["nbval-ignore-output"]
-matched.table_two_vs_published
+mm.show(matched.table_two_vs_published)

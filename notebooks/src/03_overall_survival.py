@@ -1,9 +1,10 @@
 # %% [markdown]
-# # Overall survival
+# # Time to event: Kaplan-Meier and Cox models
 #
-# Death from any cause in the matched cohort: Kaplan-Meier curves with the numbers at risk and the
-# log-rank test (the paper's Figure 3), univariable and multivariable Cox models (its Table 3),
-# follow-up and a check of proportional hazards.
+# The study's first outcome without competing risks, in the analysed set (the matched set when the
+# study matches): Kaplan-Meier curves with the numbers at risk and the log-rank test, medians and
+# survival at fixed times, the comparisons of two groups the study file lists, and its univariable
+# and multivariable Cox models (R's `survival::survfit`, `survdiff`, `coxph`).
 
 # %% tags=["parameters", "remove-cell"]
 study = {}
@@ -16,56 +17,54 @@ S = mm.study_parameters(study)
 mm.show_notice(S)
 
 # %%
-os_result = mm.os_chapter(S, output_dir)
-mm.publish(os_result)
+result = mm.os_chapter(S, output_dir)
+mm.publish(result)
 
 # %% tags=["nbval-check-output"]
-mm.headline(os_result.headline)
+mm.headline(result.headline)
 
 # %% [markdown]
 # ## Kaplan-Meier curves
 #
-# {glue:text}`deaths` deaths among {glue:text}`n` patients; median follow-up (reverse Kaplan-Meier)
-# {glue:text}`followup_median` months (IQR {glue:text}`followup_iqr`), longest
-# {glue:text}`followup_max`. Log-rank test: p = {glue:text}`logrank_p`.
+# Outcome: {glue:text}`outcome_label_lower`. {glue:text}`events` events among {glue:text}`n`
+# patients; median follow-up (reverse Kaplan-Meier) {glue:text}`followup_median` months (IQR
+# {glue:text}`followup_iqr`), longest {glue:text}`followup_max`. Log-rank test across the groups
+# ({glue:text}`logrank_df` df): p = {glue:text}`logrank_p`.
 
 # %% tags=["nbval-ignore-output"]
-mm.km_figure(os_result);
+mm.km_figure(result);
 
 # %% [markdown]
-# Median survival with its 95% confidence interval (R's `print(survfit)`; "not reached" while the
-# curve stays above one half), by group:
+# Median time to the event with its 95% confidence interval (R's `print(survfit)`; "not reached"
+# while the curve stays above one half), by group:
 
 # %% tags=["nbval-ignore-output"]
-os_result.median_table
+result.median_table
 
 # %% [markdown]
-# Survival at fixed times, by group:
+# Survival (free of the event) at fixed times, by group:
 
 # %% tags=["nbval-ignore-output"]
-os_result.survival_table
+result.survival_table
 
 # %% [markdown]
-# ## Table 3: Cox regression
+# ## Comparisons and regression tables
 #
-# Every candidate covariate alone (univariable), {glue:text}`selection_text`. Efron ties, as R's
-# `coxph`.
-# Group, multivariable: HR {glue:text}`hr_multi`.
+# {glue:text}`comparisons_text` Then each regression table of the study file: every candidate
+# covariate alone (univariable) and the multivariable model, Efron ties as R's `coxph`, beside the
+# paper's numbers where it gives them.
 
 # %% tags=["nbval-ignore-output"]
-os_result.cox_table
-
-# %% [markdown]
-# Each hazard ratio, its confidence limits and p beside the paper's, with the difference.
+mm.show(result.comparisons)
 
 # %% tags=["nbval-ignore-output"]
-os_result.cox_vs_published
+mm.show_tables(result)
 
 # %% [markdown]
 # ## Proportional hazards
 #
 # Scaled Schoenfeld residuals against time (R's `cox.zph`, identity transform) for the
-# multivariable model:
+# multivariable model of the first regression table:
 
 # %% tags=["nbval-ignore-output"]
-os_result.ph_table
+result.ph_table

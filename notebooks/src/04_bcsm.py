@@ -1,9 +1,9 @@
 # %% [markdown]
-# # Breast-cancer-specific mortality
+# # Competing risks: cumulative incidence and Fine-Gray models
 #
-# Death from breast cancer with death from other causes as a competing event: cumulative incidence
-# functions and Gray's test (the paper's Figure 4), univariable and multivariable Fine-Gray models
-# (its Table 4), computed as R's `cmprsk::cuminc` and `cmprsk::crr`.
+# The study's outcome with competing risks, in the analysed set: cumulative incidence functions and
+# Gray's test, and the univariable and multivariable Fine-Gray models of the study file, computed
+# as R's `cmprsk::cuminc` and `cmprsk::crr`.
 
 # %% tags=["parameters", "remove-cell"]
 study = {}
@@ -16,39 +16,40 @@ S = mm.study_parameters(study)
 mm.show_notice(S)
 
 # %%
-bcsm = mm.bcsm_chapter(S, output_dir)
-mm.publish(bcsm)
+result = mm.bcsm_chapter(S, output_dir)
+mm.publish(result)
 
 # %% tags=["nbval-check-output"]
-mm.headline(bcsm.headline)
+mm.headline(result.headline)
 
 # %% [markdown]
 # ## Cumulative incidence
 #
-# {glue:text}`events_cause` breast-cancer deaths and {glue:text}`events_competing` deaths from
-# other causes. Gray's test for breast-cancer deaths: p = {glue:text}`gray_p`.
+# Outcome: {glue:text}`outcome_label_lower`; {glue:text}`events_cause` events of interest
+# ({glue:text}`cause_name`) and {glue:text}`events_competing` competing events. Gray's test,
+# {glue:text}`gray_groups`: chi-square {glue:text}`gray_chisq`, p = {glue:text}`gray_p`.
 
 # %% tags=["nbval-ignore-output"]
-mm.cif_figure(bcsm);
-
-# %% [markdown]
-# Cumulative incidence at fixed times, by group and cause:
+mm.cif_figure(result);
 
 # %% tags=["nbval-ignore-output"]
-bcsm.cif_table
+result.gray_table
 
 # %% [markdown]
-# ## Table 4: Fine-Gray regression
+# Cumulative incidence of the event of interest at fixed times, by group:
+
+# %% tags=["nbval-ignore-output"]
+result.cif_table
+
+# %% [markdown]
+# ## Comparisons and regression tables
 #
-# Subdistribution hazard ratios: every candidate covariate alone (univariable),
-# {glue:text}`selection_text`.
-# Group, multivariable: sHR {glue:text}`shr_multi`.
+# {glue:text}`comparisons_text` Then each regression table of the study file: subdistribution
+# hazard ratios of every candidate covariate alone (univariable) and of the multivariable model,
+# beside the paper's numbers where it gives them.
 
 # %% tags=["nbval-ignore-output"]
-bcsm.fine_gray_table
-
-# %% [markdown]
-# Each hazard ratio, its confidence limits and p beside the paper's, with the difference.
+mm.show(result.comparisons)
 
 # %% tags=["nbval-ignore-output"]
-bcsm.fine_gray_vs_published
+mm.show_tables(result)

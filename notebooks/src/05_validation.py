@@ -1,9 +1,10 @@
 # %% [markdown]
 # # Published versus reproduced
 #
-# Every number of the paper's tables and text beside the value of this run, with the difference.
-# On the synthetic source the differences measure how closely the generator imitates the published
-# cohort; on a real SEER export they measure how well the analysis is reproduced.
+# Every number the study file records from the paper (its `published` section) beside the value of
+# this run, with the difference. On a synthetic source the differences measure how closely the
+# generator imitates the published cohort; on real data they measure how well the analysis is
+# reproduced.
 
 # %% tags=["parameters", "remove-cell"]
 study = {}
@@ -29,22 +30,12 @@ mm.headline(validation.headline)
 validation.tables["headline"]
 
 # %% [markdown]
-# ## Table 1 and Table 2
+# ## The paper's tables
+#
+# Each descriptive and regression table the paper gives, value by value.
 
 # %% tags=["nbval-ignore-output"]
-validation.tables["table1"]
-
-# %% tags=["nbval-ignore-output"]
-validation.tables["table2"]
-
-# %% [markdown]
-# ## Table 3 and Table 4 (hazard ratios)
-
-# %% tags=["nbval-ignore-output"]
-validation.tables["table3"]
-
-# %% tags=["nbval-ignore-output"]
-validation.tables["table4"]
+mm.show_tables(mm.published_tables(validation))
 
 # %% [markdown]
 # ## Agreement with R and benchmarks
