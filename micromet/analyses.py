@@ -226,6 +226,7 @@ class RegressionTable:
     summary: dict
     selection_text: str
     term: str  # the term of the level of interest (e.g. m_stage[M0(i+)])
+    call: str = ""  # the multivariable model as a call of micromet (what was fitted)
 
     @property
     def title(self) -> str:
@@ -267,7 +268,25 @@ def regression_table(study: Study, name: str, data: pd.DataFrame) -> RegressionT
         name=name, analysis=analysis, uni=uni, multi=multi, chosen=chosen, notes=notes,
         table=model_table(uni, multi, data, covs, column, study.label),
         vs_published=models_vs_published(uni, multi, published), summary=summary,
-        selection_text=selection_sentence(study, analysis), term=f"{column}[{levels[1]}]")
+        selection_text=selection_sentence(study, analysis), term=f"{column}[{levels[1]}]",
+        call=model_call(study, analysis.outcome, analysis.model, chosen) if chosen else "")
+
+
+def model_call(study: Study, outcome: str, model: str, covariates: list[str]) -> str:
+    """The fit of :func:`model_fitter` written as the call a reader can run again, e.g.
+    ``survival.cox(data, "time_months", "vital", ["age", "m_stage"], ties="efron")``."""
+    o, m = study.outcomes[outcome], study.models
+    covs = "[" + ", ".join(f'"{c}"' for c in covariates) + "]"
+    head = f'(data, "{o.time}", "{o.event}", {covs}'
+    if model == "cox":
+        extra = f', ties="{m.ties}"' + (f', cluster="{m.cluster}"' if m.cluster else "")
+        if m.on_separation != "report":
+            extra += f', on_separation="{m.on_separation}"'
+        return f"survival.cox{head}{extra})"
+    extra = f", cause={o.cause if o.cause is not None else 1}"
+    if m.on_separation == "drop":
+        extra += ', on_separation="drop"'
+    return f"competing.fine_gray{head}{extra})"
 
 
 def models_published(study: Study, outcome: str, name: str) -> dict:

@@ -45,6 +45,7 @@ from micromet.chapters.competing_risks import (  # noqa: F401
     CompetingChapter,
     bcsm_chapter,
     cif_figure,
+    gray_groups,
 )
 from micromet.chapters.matching import (  # noqa: F401
     MatchingChapter,

@@ -116,6 +116,9 @@ def show_tables(tables) -> None:
             display(Markdown(f"**{table.title}.** Every candidate covariate alone (univariable), "
                              f"{table.selection_text}."))
             show(table.table)
+            if table.call:
+                display(Markdown(f"The multivariable model, as fitted:\n\n```python\n"
+                                 f"{table.call}\n```"))
             if not table.vs_published.empty and table.vs_published["published"].notna().any():
                 display(Markdown("Each estimate, its confidence limits and p beside the "
                                  "paper's, with the difference:"))

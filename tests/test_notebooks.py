@@ -64,12 +64,13 @@ def test_the_cell_length_check_covers_both_studies():
 @pytest.mark.parametrize("path", [p for p in TEMPLATES if p.stem in STUDY_CHAPTERS],
                          ids=lambda p: p.stem)
 def test_template_cells_are_short(path):
-    """Computation lives in micromet: a code cell is 1-3 calls and a display."""
+    """Computation lives in micromet: a code cell is the statistical calls with the study's
+    parameters, in a few visible lines, and the chapter's call that formats them."""
     for cell in cells(path):
         if cell.cell_type == "code":
             assert "print(" not in cell.source or "nbval-check-output" in tags(cell)
-            assert len([ln for ln in cell.source.splitlines() if ln.strip()]) <= 4, \
-                f"a code cell should be 1-3 calls + display:\n{cell.source}"
+            assert len([ln for ln in cell.source.splitlines() if ln.strip()]) <= 6, \
+                f"a code cell should be a few calls:\n{cell.source}"
 
 
 def test_templates_are_built_from_their_sources():

@@ -62,21 +62,27 @@ class CompetingChapter:
     outcome_name: str = ""
 
 
-def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None) -> CompetingChapter:
+def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
+                 data: pd.DataFrame | None = None, cif: pd.DataFrame | None = None,
+                 gray=None) -> CompetingChapter:
     """Cumulative incidence, Gray's test, the comparisons of two groups and the regression
     tables (univariable/multivariable Fine-Gray) of ``outcome`` (default: the study's first
-    outcome with a cause)."""
+    outcome with a cause). ``data`` (the analysed set), ``cif`` (``competing.cuminc``) and
+    ``gray`` (``competing.gray_test`` between :func:`gray_groups`) may be given, as the
+    chapter's notebook computes them in view of the reader."""
     from micromet import competing
 
     outcome = outcome or study.competing_outcomes[0]
-    data = analysed_set(study, output_dir)
+    data = analysed_set(study, output_dir) if data is None else data
     o = study.outcomes[outcome]
     e = study.exposure.column
     cause = o.cause if o.cause is not None else 1
-    ci = competing.cuminc(data, o.time, o.event, e)
+    ci = competing.cuminc(data, o.time, o.event, e) if cif is None else cif
     levels = study.group_levels()
-    groups = list(o.groups) or levels
-    gray = competing.gray_test(analysis_data(data, e, groups), o.time, o.event, e, cause=cause)
+    groups = gray_groups(study, outcome)
+    if gray is None:
+        gray = competing.gray_test(analysis_data(data, e, groups), o.time, o.event, e,
+                                   cause=cause)
     gray_all = (competing.gray_test(data, o.time, o.event, e, cause=cause)
                 if len(groups) < len(levels) else None)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
@@ -142,6 +148,12 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None) -> Co
         tables=tables, comparisons=pairs.table, gray_all=gray_all,
         gray_table=_gray_display(groups, gray, gray_all), outcome_name=outcome,
     )
+
+
+def gray_groups(study: Study, outcome: str | None = None) -> list[str]:
+    """The groups Gray's test compares: the outcome's ``groups``, else every group."""
+    o = study.outcomes[outcome or study.competing_outcomes[0]]
+    return list(o.groups) or study.group_levels()
 
 
 def _gray_display(groups, gray, gray_all) -> pd.DataFrame:

@@ -65,18 +65,22 @@ class SurvivalChapter:
     outcome_name: str = ""
 
 
-def os_chapter(study: Study, output_dir=".", outcome: str | None = None) -> SurvivalChapter:
+def os_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
+               data: pd.DataFrame | None = None, km: pd.DataFrame | None = None,
+               logrank=None) -> SurvivalChapter:
     """Kaplan-Meier, log-rank, the comparisons of two groups, the regression tables
     (univariable/multivariable Cox), follow-up, PH check, for ``outcome`` (default: the
-    study's first outcome without a cause)."""
+    study's first outcome without a cause). ``data`` (the analysed set), ``km``
+    (``survival.km``) and ``logrank`` (``survival.logrank``) may be given, as the chapter's
+    notebook computes them in view of the reader."""
     from micromet import survival
 
     outcome = outcome or study.time_outcomes[0]
-    data = analysed_set(study, output_dir)
+    data = analysed_set(study, output_dir) if data is None else data
     o = study.outcomes[outcome]
     e = study.exposure.column
-    km = survival.km(data, o.time, o.event, e)
-    lr = survival.logrank(data, o.time, o.event, e)
+    km = survival.km(data, o.time, o.event, e) if km is None else km
+    lr = survival.logrank(data, o.time, o.event, e) if logrank is None else logrank
     tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
     pairs = comparison_table(study, outcome, data)
     first = next(iter(tables.values()), None)

@@ -12,12 +12,24 @@ output_dir = "."
 
 # %% tags=["remove-input"]
 from micromet import pipeline as mm
+from micromet import survival
 
 S = mm.study_parameters(study)
 mm.show_notice(S)
+o, group = S.outcomes[S.time_outcomes[0]], S.exposure.column
+
+# %% [markdown]
+# The analysed set, the Kaplan-Meier estimate and the log-rank test, with the study's outcome
+# (`o.time`, `o.event`) and groups; the chapter then fits the regression tables of the study file
+# and formats everything:
 
 # %%
-result = mm.os_chapter(S, output_dir)
+data = mm.analysed_set(S, output_dir)
+km = survival.km(data, o.time, o.event, group)
+logrank = survival.logrank(data, o.time, o.event, group)
+result = mm.os_chapter(S, output_dir, data=data, km=km, logrank=logrank)
+
+# %% tags=["remove-input"]
 mm.publish(result)
 
 # %% tags=["nbval-check-output"]

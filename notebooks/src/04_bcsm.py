@@ -10,13 +10,26 @@ study = {}
 output_dir = "."
 
 # %% tags=["remove-input"]
+from micromet import competing
 from micromet import pipeline as mm
 
 S = mm.study_parameters(study)
 mm.show_notice(S)
+o, group = S.outcomes[S.competing_outcomes[0]], S.exposure.column
+
+# %% [markdown]
+# The analysed set, the cumulative incidence functions and Gray's test for the cause of interest
+# (`o.cause`) between the groups the study file names; the chapter then fits the regression
+# tables of the study file and formats everything:
 
 # %%
-result = mm.bcsm_chapter(S, output_dir)
+data = mm.analysed_set(S, output_dir)
+cif = competing.cuminc(data, o.time, o.event, group)
+compared = mm.analysis_data(data, group, mm.gray_groups(S))  # the groups Gray's test compares
+gray = competing.gray_test(compared, o.time, o.event, group, cause=o.cause)
+result = mm.bcsm_chapter(S, output_dir, data=data, cif=cif, gray=gray)
+
+# %% tags=["remove-input"]
 mm.publish(result)
 
 # %% tags=["nbval-check-output"]
