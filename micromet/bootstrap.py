@@ -34,7 +34,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from micromet.competing.data import _events as _cause_codes
+from micromet.competing.data import _times
+from micromet.competing.finegray import _diverging, _FGData, fine_gray
+from micromet.competing.finegray import _newton as _crr_newton
+from micromet.design import design_matrix
 from micromet.errors import InputError
+from micromet.survival.cox import cox, diverging_terms
+from micromet.survival.coxfit import _newton as _cox_newton
+from micromet.survival.coxfit import _RiskSets
+from micromet.survival.data import _durations, timefix
+from micromet.survival.data import _events as _event_indicator
 
 
 @dataclass
@@ -66,8 +76,6 @@ class _Fitter:
     exponentiate = True
 
     def __init__(self, data, duration, event, covariates, result):
-        from micromet.design import design_matrix
-
         self.terms = list(result.terms)
         self.table = result.table  # the fit on the data themselves
         design = design_matrix(data, list(covariates))
@@ -108,29 +116,23 @@ class CoxFitter(_Fitter):
     Breslow ties, coxph's Newton-Raphson; model-based fit only, no variance)."""
 
     def __init__(self, data, duration, event, covariates, *, ties="efron"):
-        from micromet.survival import cox
-        from micromet.survival.data import _durations, _events, timefix
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = cox(data, duration, event, list(covariates), ties=ties)
         super().__init__(data, duration, event, covariates, result)
         self.ties = ties
         self.t = timefix(_durations(data, duration))
-        self.d = _events(data, event)
+        self.d = _event_indicator(data, event)
 
     def _events(self, rows):
         return self.d[rows]
 
     def _fit(self, rows, idx):
-        from micromet.survival.cox import diverging_terms
-        from micromet.survival.coxfit import _newton, _RiskSets
-
         t, d = self.t[rows], self.d[rows]
         rs = _RiskSets(t, d, np.zeros(len(t), np.int64), np.ones(len(t)), self.ties)
         Xs = self.X[rows][:, idx][rs.order]
         Xs = Xs - Xs.mean(axis=0)
-        fit = _newton(rs, Xs)
+        fit = _cox_newton(rs, Xs)
         if fit.singular_start is not None and fit.singular_start.any():
             return fit.beta, np.asarray(fit.singular_start, bool)
         names = [self.terms[j] for j in idx]
@@ -144,16 +146,13 @@ class FineGrayFitter(_Fitter):
     resampled rows (crr's weights, Newton path and stopping rule; coefficients only)."""
 
     def __init__(self, data, duration, event, covariates, *, cause=1, gtol=1e-6, maxiter=10):
-        from micromet.competing import fine_gray
-        from micromet.competing.data import _events, _times
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = fine_gray(data, duration, event, list(covariates), cause=cause,
                                gtol=gtol, maxiter=maxiter)
         super().__init__(data, duration, event, covariates, result)
         self.t = _times(data, duration)
-        e = _events(data, event)
+        e = _cause_codes(data, event)
         self.eps = np.where(e == cause, 1, np.where(e == 0, 0, 2))
         self.gtol, self.maxiter = gtol, maxiter
 
@@ -161,12 +160,10 @@ class FineGrayFitter(_Fitter):
         return (self.eps[rows] == 1).astype(float)
 
     def _fit(self, rows, idx):
-        from micromet.competing.finegray import _diverging, _FGData, _newton
-
         t, eps = self.t[rows], self.eps[rows]
         order = np.argsort(t, kind="stable")
         D = _FGData(t[order], eps[order], self.X[rows][:, idx][order])
-        fit = _newton(D, np.zeros(len(idx)), self.gtol, self.maxiter)
+        fit = _crr_newton(D, np.zeros(len(idx)), self.gtol, self.maxiter)
         names = [self.terms[j] for j in idx]
         more = _diverging(names, fit, D.Z)
         return fit.coef, np.array([n in more for n in names])
