@@ -10,6 +10,8 @@
   the estimation of the censoring distribution. It costs O(n log n): risk-set sums are running sums
   over the sorted data (METHODS 5), never sums over pairs of subjects. Unlike crr, whose variance
   overflows 32-bit integers above 46,340 subjects at risk, the variance here is right at any size.
+* :func:`fine_gray_weighted` (case weights, cluster-robust variance) agrees with ``coxph`` on
+  ``survival::finegray`` data (``weights = fgwt * w, cluster = id``), not with crr.
 * :func:`predict_cif` agrees with ``predict.crr``. The uni- and multivariable table of a paper
   (Table 4) is built by :func:`micromet.analyses.screen_and_fit` and
   :func:`micromet.analyses.format_models`, as Cox's Table 3 is.
@@ -59,6 +61,10 @@ from micromet.competing.gray import (  # noqa: F401
     _rank,
     gray_test,
     gray_tests,
+)
+from micromet.competing.weighted import (  # noqa: F401
+    WeightedFineGrayResult,
+    fine_gray_weighted,
 )
 
 __all__ = [

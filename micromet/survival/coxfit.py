@@ -194,11 +194,16 @@ class _Fit:
     singular_start: np.ndarray = None  # pivots set to zero at beta = 0: not identifiable
 
 
-def _newton(rs, X, *, eps=EPS, iter_max=ITER_MAX) -> _Fit:
-    """coxph's Newton-Raphson (coxfit6): see module docstring."""
+def _newton(rs, X, *, eps=EPS, iter_max=ITER_MAX, evaluate=None) -> _Fit:
+    """coxph's Newton-Raphson (coxfit6, and agfit4 for counting-process data: the same steps,
+    stopping rule and step halving). ``evaluate(beta) -> _Pass`` replaces the right-censored
+    partial likelihood of ``rs`` (e.g. by the weighted Fine-Gray one)."""
     p = X.shape[1]
+    if evaluate is None:
+        def evaluate(b):
+            return _cox_pass(rs, X, b)
     beta = np.zeros(p)
-    cur = _cox_pass(rs, X, beta)
+    cur = evaluate(beta)
     loglik_null = cur.loglik
     if p == 0:
         return _Fit(beta, np.zeros((0, 0)), cur.loglik, cur.loglik, True, 0, cur.score,
@@ -211,7 +216,7 @@ def _newton(rs, X, *, eps=EPS, iter_max=ITER_MAX) -> _Fit:
     converged = False
     it = 0
     for it in range(1, iter_max + 1):
-        nxt = _cox_pass(rs, X, new_beta)
+        nxt = evaluate(new_beta)
         finite = (
             np.isfinite(nxt.loglik) and np.all(np.isfinite(nxt.score))
             and np.all(np.isfinite(nxt.info))
