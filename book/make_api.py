@@ -17,6 +17,7 @@ MODULES = [
     ("Propensity-score matching", ["matching"]),
     ("Survival", ["survival", "separation", "firth", "power"]),
     ("Competing risks", ["competing"]),
+    ("How robust is the answer", ["weighting", "bootstrap", "evalue"]),
     ("Figures", ["plots_style", "plots_flow", "plots_balance", "plots_survival",
                  "plots_competing"]),
     ("Models' shared design matrix", ["design"]),

@@ -76,5 +76,6 @@ __all__ = [
     "fine_gray",
     "FineGrayResult",
     "predict_cif",
+    "fine_gray_weighted",
 ]
 
