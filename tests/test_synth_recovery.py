@@ -8,11 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from micromet import cohort, seer, synth
-
-competing = pytest.importorskip("micromet.competing")
-if not hasattr(competing, "fine_gray"):  # pragma: no cover - until the module lands
-    pytest.skip("micromet.competing.fine_gray is not there yet", allow_module_level=True)
+from micromet import cohort, competing, seer, synth
 
 Z = stats.norm.ppf(0.975)
 #: A variant with a larger M0(i+) effect and no receptor terms (few ER-PR+ patients tell ER from

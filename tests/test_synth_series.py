@@ -214,8 +214,7 @@ def two_groups(frame, exposed, reference, column="nodal_group"):
 
 @pytest.fixture(scope="module")
 def estimates(frame):
-    survival = pytest.importorskip("micromet.survival")
-    competing = pytest.importorskip("micromet.competing")
+    from micromet import competing, survival
     pn0 = two_groups(frame, "pN0(i+)", "pN0(i-)")
     uni = survival.cox(pn0, "time_months", "event", ["nodal_group"], ties="efron").table
     mi = survival.cox(two_groups(frame, "pN1mi", "pN0(i+)"), "time_months", "event",
@@ -271,7 +270,7 @@ def test_default_draw_is_near_the_paper(estimates):
 @pytest.mark.slow
 def test_large_sample_truth_matches_calibration():
     """The calibrated (x100) values, recomputed by micromet from the same draw R analysed."""
-    survival = pytest.importorskip("micromet.survival")
+    from micromet import survival
     big = ss.simulate_series(1, {"n": {g: v * 100 for g, v in ss.DEFAULT_PARAMS["n"].items()}})
     d = pd.DataFrame({
         "t": big["fu_days"] / (365.25 / 12),
