@@ -185,6 +185,8 @@ def agreement(keep: Path, r_json: Path, export: Path) -> dict:
     from micromet.study import load_study
 
     mm = json.loads((keep / "micromet_results.json").read_text())
+    for o, table in (("os", "table3"), ("bcsm", "table4")):  # the study's regression tables
+        mm[o].update(mm[o]["models"][table])
     r = json.loads(r_json.read_text())
     e = "m_stage[M0(i+)]"
     out = {
@@ -192,7 +194,7 @@ def agreement(keep: Path, r_json: Path, export: Path) -> dict:
         "matched": {"micromet": mm["matching"]["matched"], "R": r["matched"]},
         "caliper_distance": {"micromet": mm["matching"]["caliper_distance"],
                              "R": r["caliper_distance"]},
-        "os_deaths": {"micromet": mm["os"]["deaths"], "R": r["os"]["deaths"]},
+        "os_deaths": {"micromet": mm["os"]["events"], "R": r["os"]["deaths"]},
         "bc_deaths": {"micromet": mm["bcsm"]["events_cause"], "R": r["bcsm"]["events_cause"]},
         "exposure_hr": {
             f"{o} {model}": {"micromet": mm[o][model].get(e), "R": r[o][model].get(e)}
@@ -214,9 +216,11 @@ def agreement(keep: Path, r_json: Path, export: Path) -> dict:
         pipeline.save_frame(matched, work, "matched")
         os_s = pipeline.os_chapter(study, work).summary
         bc_s = pipeline.bcsm_chapter(study, work).summary
+        os_s.update(os_s["models"]["table3"])
+        bc_s.update(bc_s["models"]["table4"])
     out["with_matchit_451_emulation"] = {
         "matched": pipeline.group_counts(matched, study),
-        "os_deaths": {"micromet": os_s["deaths"], "R": r["os"]["deaths"]},
+        "os_deaths": {"micromet": os_s["events"], "R": r["os"]["deaths"]},
         "bc_deaths": {"micromet": bc_s["events_cause"], "R": r["bcsm"]["events_cause"]},
         "logrank_p": {"micromet": os_s["logrank"]["p"], "R": r["os"]["logrank"]["p"]},
         "gray_p": {"micromet": bc_s["gray"]["p"], "R": r["bcsm"]["gray"]["p"]},

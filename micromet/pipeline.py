@@ -53,6 +53,10 @@ from micromet.chapters.matching import (  # noqa: F401
     love_plot_figure,
     matching_chapter,
 )
+from micromet.chapters.robustness import (  # noqa: F401
+    RobustnessChapter,
+    robustness_chapter,
+)
 from micromet.chapters.time_to_event import (  # noqa: F401
     SurvivalChapter,
     km_figure,

@@ -189,6 +189,17 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Robustness:
+    """The robustness chapter (``06_robustness``): replicates of the matched-set bootstrap, the
+    level of the power calculations, and the saved results of the study's specification sweep
+    (a CSV written by ``micromet sweep``, relative to the repository; shown, never re-run)."""
+
+    bootstrap: int = 1000
+    alpha: float = 0.05
+    sweep: str | None = None
+
+
+@dataclass(frozen=True)
 class Governance:
     """Data-use rules: counts 1 .. min_cell-1 are masked when the source is real."""
 
@@ -212,6 +223,7 @@ class Study:
     matching: Matching = field(default_factory=lambda: Matching(enabled=False))
     models: Models = field(default_factory=Models)
     governance: Governance = field(default_factory=Governance)
+    robustness: Robustness = field(default_factory=Robustness)
     labels: dict[str, str] = field(default_factory=dict)  # column -> label shown in tables
     series: dict[str, Any] | None = None  # an institutional CSV's mapping (micromet.series)
     comparisons: list[Comparison] = field(default_factory=list)  # pairs of exposure groups
@@ -399,6 +411,11 @@ def _check_semantics(study: Study) -> None:
         raise bad("matching.caliper", "must be positive (or null for no caliper)", m.caliper)
     if not 0 < study.models.selection_p <= 1:
         raise bad("models.selection_p", "must be in (0, 1]", study.models.selection_p)
+    if study.robustness.bootstrap < 2:
+        raise bad("robustness.bootstrap", "must be at least 2 replicates",
+                  study.robustness.bootstrap)
+    if not 0 < study.robustness.alpha < 1:
+        raise bad("robustness.alpha", "must be between 0 and 1", study.robustness.alpha)
     if study.governance.min_cell < 1:
         raise bad("governance.min_cell", "must be at least 1", study.governance.min_cell)
     if not study.chapters:
