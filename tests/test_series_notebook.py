@@ -55,7 +55,7 @@ def test_results_equal_r_on_the_default_draw(run_output):
 
 @pytest.mark.slow
 def test_notebooks_are_clean(run_output):
-    chapters = ["01_cohort", "03_overall_survival", "04_bcsm", "05_validation"]
+    chapters = ["01_cohort", "03_overall_survival", "04_bcsm", "05_validation", "06_robustness"]
     assert sorted(p.stem for p in run_output.glob("*.ipynb")) == chapters
     glued, checked_text = set(), ""
     for chapter in chapters:

@@ -50,7 +50,8 @@ def subset(data, reference, exposed):
 
 def test_the_study_file_declares_what_the_notebook_once_hard_coded():
     s = load_study("nanomet")
-    assert s.chapters == ["01_cohort", "03_overall_survival", "04_bcsm", "05_validation"]
+    assert s.chapters == ["01_cohort", "03_overall_survival", "04_bcsm", "05_validation",
+                          "06_robustness"]
     assert [c.name for c in s.comparisons] == PAIRS
     assert s.analyses["grouped"].exposure == "nodal_group3"
     assert s.analyses_of("distant") == {}  # no Fine-Gray model in the paper
