@@ -773,18 +773,13 @@ def exposure_term(study: Study) -> str:
 
 
 def _ph_table(survival, multi, data, outcome) -> pd.DataFrame:
-    ph_test = getattr(survival, "ph_test", None)
-    if ph_test is None or multi is None:
-        return pd.DataFrame({"note": ["proportional-hazards test not available"]})
+    """``cox.zph(fit)`` (R's default ``transform = "km"``) of the multivariable Cox model."""
+    if multi is None:
+        return pd.DataFrame({"note": ["no multivariable model to test"]})
     if getattr(multi, "_model", None) is None:  # Firth's penalized fit: no cox.zph analogue
         return pd.DataFrame({"note": ["proportional-hazards test not available for Firth's "
                                       "penalized fit"]})
-    try:
-        res = ph_test(multi, data, outcome.time, outcome.event)
-    except TypeError:
-        res = ph_test(multi)
-    table = getattr(res, "table", res)
-    return table.round(4) if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    return survival.ph_test(multi, transform="km").table.round(4)
 
 
 def ph_sentence(ph: pd.DataFrame, study: Study, alpha: float = 0.05) -> str:

@@ -100,18 +100,33 @@ def run_study(
         return _execute(study, templates, out, log, execution_timeout, papermill)
 
 
-def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> Path:
-    work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
-    if not study.synthetic:  # a bad export is named now, not from inside a kernel
-        from micromet.sources import check_source
+#: Arguments of the study's kernel: its own logging silenced (its TCP notice; its complaints when
+#: an interrupted run shuts it down are not progress: cell errors come through the notebook), and
+#: micromet's chapter layer imported while the kernel starts, so that the import overlaps the
+#: pre-check of the source in this process (``exec_lines`` run outside the history: each
+#: notebook's execution count still starts at 1).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL",
+                    "--IPKernelApp.exec_lines=['import micromet.pipeline']"]
 
-        try:
+
+def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> Path:
+    import asyncio
+
+    work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
+    # one kernel for the whole study, started now: it imports micromet while the export is read
+    kernel = ChapterKernelManager(kernel_name=KERNEL)
+    try:
+        asyncio.run(kernel.start_kernel(cwd=str(work), extra_arguments=KERNEL_ARGUMENTS))
+        if not study.synthetic:  # a bad export is named now, not from inside a kernel
+            from micromet.sources import check_source
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the chapters report them
                 check_source(study, work)  # keeps the tidied export for chapter 1
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+    except BaseException:
+        _shut_down(kernel)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     parameters = {"study": injectable(study), "output_dir": "."}
     redact = {}
     if not study.synthetic:
@@ -122,10 +137,9 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
     source = study.source if study.synthetic else Path(study.source).name
     log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {source}")
     started = time.perf_counter()
-    # one kernel for the whole study: started by the first chapter, kept by the next ones
-    # (micromet and its dependencies are imported once; what a chapter needs from an earlier
-    # one still goes through the output folder, so each notebook also runs alone)
-    kernel = ChapterKernelManager(kernel_name=KERNEL)
+    # the same kernel runs every chapter (micromet and its dependencies are imported once;
+    # what a chapter needs from an earlier one still goes through the output folder, so each
+    # notebook also runs alone)
     try:
         for number, (chapter, template) in enumerate(templates, start=1):
             target = work / f"{chapter}.ipynb"
@@ -136,9 +150,7 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
                     progress_bar=False, log_output=False, cwd=str(work),
                     request_save_on_cell_execute=False,  # written once, when the chapter ends
                     execution_timeout=execution_timeout,
-                    # the kernel's own logging (its TCP notice; its complaints when an interrupted run
-                    # shuts it down) is not progress: cell errors come through the notebook
-                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    extra_arguments=KERNEL_ARGUMENTS,  # the kernel is already running: unused
                     km=kernel,
                 )
             except papermill.PapermillExecutionError as exc:

@@ -78,8 +78,8 @@ mm.show_tables(result)
 # %% [markdown]
 # ## Proportional hazards
 #
-# Scaled Schoenfeld residuals against time (R's `cox.zph`, identity transform) for the
-# multivariable model of the first regression table. {glue:text}`ph_text`
+# Scaled Schoenfeld residuals against time (R's `cox.zph`, its default Kaplan-Meier
+# transform) for the multivariable model of the first regression table. {glue:text}`ph_text`
 
 # %% tags=["nbval-ignore-output", "remove-input"]
 result.ph_table
