@@ -74,6 +74,7 @@ from micromet.report import (  # noqa: F401
     fmt_count,
     fmt_hr,
     fmt_p,
+    glue_figure,
     headline,
     median_display,
     nothing_drawn,

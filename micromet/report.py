@@ -137,6 +137,23 @@ def show_tables(tables) -> None:
             show(table)
 
 
+def source_words(study: Study) -> str:
+    """The data source of a figure, for its caption."""
+    if study.synthetic:
+        return f"Synthetic data ({study.source}), not real patients."
+    return f"Registry data ({Path(study.source).name})."
+
+
+def glue_figure(name: str, figure) -> None:
+    """Glue a figure for a numbered, captioned ``{glue:figure}`` in the chapter's prose (the
+    caption says what is plotted, the data source and the test), not displayed here."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, figure, display=False)
+    plt.close(figure)
+
+
 def headline(numbers: dict) -> None:
     """Print rounded headline numbers, one ``key: value`` per line (the cells nbval checks)."""
     for key in numbers:

@@ -26,6 +26,7 @@ from micromet.report import (
     fmt_count,
     plain_value,
     rounded,
+    source_words,
     uses_suppression,
     warning_notes,
 )
@@ -106,6 +107,9 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
 
     glue = {
         "summary_text": cohort_summary(study, data, final, tests),
+        "flow_caption": ("From the source to the analysed cohort, by group: each inclusion and "
+                         "exclusion step of the study file with the patients it sets aside. "
+                         + source_words(study)),
         "n_extracted": fmt_count(len(extract), study),
         "n_final": fmt_count(len(data), study),
         "n_final_reference": fmt_count(final[e.reference], study),

@@ -29,6 +29,7 @@ from micromet.report import (
     records_of,
     rounded,
     say_hidden,
+    source_words,
     without_small_groups,
 )
 from micromet.store import save_summary, save_table
@@ -123,10 +124,17 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
             study, outcome, tables, pairs.summary,
             (f"Gray's test ({' vs '.join(groups)})", gray.p_value,
              paper_value(study, outcome, "gray", "p"))),
+        "cif_caption": (f"Cumulative incidence of {names.get(str(cause), f'cause {cause}')} by "
+                        f"group ({', '.join(levels)})"
+                        + (f", {names.get(str(o.competing[0]), 'the competing event')} competing "
+                           "(dashed)" if len(o.competing) == 1 else ", other first events "
+                           "competing")
+                        + f"; Gray's test, {' vs '.join(groups)}: "
+                        + f"{fmt_p(gray.p_value, label='p')}. " + source_words(study)),
         "outcome_label": o.label, "outcome_label_lower": o.label[:1].lower() + o.label[1:],
         "cause_name": names.get(str(cause), f"cause {cause}"),
         "events_cause": fmt_count(n_cause, study), "events_competing": fmt_count(n_comp, study),
-        "gray_p": fmt_p(gray.p_value), "gray_groups": " vs ".join(groups),
+        "gray_p": fmt_p(gray.p_value, label="p"), "gray_groups": " vs ".join(groups),
         "gray_chisq": f"{gray.statistic:.2f}",
         "comparisons_text": comparisons_text(study, outcome),
     }

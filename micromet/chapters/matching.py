@@ -25,6 +25,7 @@ from micromet.report import (
     plain_value,
     rounded,
     shown_count,
+    source_words,
     uses_suppression,
     warning_notes,
 )
@@ -116,6 +117,9 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
         + paper_says(paper_smd) + ".")
     glue = {
         "summary_text": summary_text,
+        "love_caption": ("Standardized mean differences of the covariates (and of the distance, "
+                         "the propensity score's logit) before and after matching, with the 0.1 "
+                         "threshold (Love plot, the paper's Figure 2). " + source_words(study)),
         "ratio": str(m.ratio),
         "table2_paper_text": paper_table_text(
             (study.published.get("matching") or {}).get("table2"), "Table 2"),

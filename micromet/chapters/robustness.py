@@ -26,7 +26,7 @@ import pandas as pd
 from micromet import governance
 from micromet.chapters.matching import analysed_set
 from micromet.formatting import EN_DASH, fmt_hr, fmt_p
-from micromet.report import fmt_count, plain_value, warning_notes
+from micromet.report import fmt_count, plain_value, source_words, warning_notes
 from micromet.sources import TREATED
 from micromet.store import load_frame, load_summary, save_summary
 from micromet.study import Study
@@ -330,6 +330,10 @@ def robustness_chapter(study: Study, output_dir=".") -> RobustnessChapter:
     glue = {"summary_text": summary_text, "power_text": " ".join(power_text) or "No outcome has events to power a test.",
             "evalue_text": " ".join(evalue_text) or "No exposure estimate to assess.",
             "rare_below": f"{100 * RARE_BELOW:.0f}%",
+            "power_caption": ("Power of the two-sided test of the exposure against its true "
+                              "hazard ratio, for each outcome, from its events and group sizes "
+                              "(Schoenfeld); the paper's estimate (open) and this run's "
+                              "(filled) are marked on the curves. " + source_words(study)),
             "bootstrap_b": f"{study.robustness.bootstrap:,}"}
     head = {f"{k}: detectable at 80%": round(v["detectable_80"], 3)
             for k, v in power_numbers.items()}

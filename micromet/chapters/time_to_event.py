@@ -33,6 +33,7 @@ from micromet.report import (
     records_of,
     rounded,
     shown_count,
+    source_words,
     survival_at_display,
 )
 from micromet.store import save_summary, save_table
@@ -119,9 +120,13 @@ def os_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
                                        ("log-rank test", lr.p_value,
                                         paper_value(study, outcome, "logrank", "p"))),
         "ph_text": ph_sentence(ph, study),
+        "km_caption": (f"Kaplan-Meier estimate of {o.label.lower()} by group "
+                       f"({', '.join(study.group_levels())}), with the numbers at risk beneath; "
+                       f"log-rank test across the groups {fmt_p(lr.p_value, label='p')}. "
+                       + source_words(study)),
         "outcome_label": o.label, "outcome_label_lower": o.label[:1].lower() + o.label[1:],
         "n": shown_count(n_shown, study), "events": fmt_count(events, study),
-        "logrank_p": fmt_p(lr.p_value), "logrank_df": f"{lr.df:g}",
+        "logrank_p": fmt_p(lr.p_value, label="p"), "logrank_df": f"{lr.df:g}",
         "comparisons_text": comparisons_text(study, outcome),
         "followup_median": fmt_followup(fu)["median"], "followup_iqr": fmt_followup(fu)["iqr"],
         "followup_max": fmt_followup(fu)["max"],

@@ -39,8 +39,16 @@ mm.headline(cohort.headline)
 # %% tags=["nbval-ignore-output", "remove-input"]
 cohort.flow_table
 
-# %% tags=["nbval-ignore-output", "remove-input"]
-mm.flowchart_figure(cohort);
+# %% tags=["nbval-ignore-output", "remove-cell"]
+mm.glue_figure("flow_figure", mm.flowchart_figure(cohort))
+
+# %% [markdown]
+# ```{glue:figure} flow_figure
+# :alt: Flowchart of the patients from the source to the analysed cohort, by group
+# :width: 100%
+#
+# {glue:text}`flow_caption`
+# ```
 
 # %% [markdown]
 # ## Table 1: characteristics of the groups

@@ -44,8 +44,16 @@ mm.headline(matched.headline)
 # %% tags=["nbval-ignore-output", "remove-input"]
 matched.balance_table
 
-# %% tags=["nbval-ignore-output", "remove-input"]
-mm.love_plot_figure(matched);
+# %% tags=["nbval-ignore-output", "remove-cell"]
+mm.glue_figure("love_figure", mm.love_plot_figure(matched))
+
+# %% [markdown]
+# ```{glue:figure} love_figure
+# :alt: Love plot: standardized mean differences of each covariate before and after matching
+# :width: 100%
+#
+# {glue:text}`love_caption`
+# ```
 
 # %% [markdown]
 # ## Table 2: characteristics after matching

@@ -46,10 +46,18 @@ mm.headline(result.headline)
 # Outcome: {glue:text}`outcome_label_lower`. {glue:text}`events` events among {glue:text}`n`
 # patients; median follow-up (reverse Kaplan-Meier) {glue:text}`followup_median` months (IQR
 # {glue:text}`followup_iqr`), longest {glue:text}`followup_max`. Log-rank test across the groups
-# ({glue:text}`logrank_df` df): p = {glue:text}`logrank_p`.
+# ({glue:text}`logrank_df` df): {glue:text}`logrank_p`.
 
-# %% tags=["nbval-ignore-output", "remove-input"]
-mm.km_figure(result);
+# %% tags=["nbval-ignore-output", "remove-cell"]
+mm.glue_figure("km_figure", mm.km_figure(result))
+
+# %% [markdown]
+# ```{glue:figure} km_figure
+# :alt: Kaplan-Meier curves of the outcome by group with the numbers at risk beneath
+# :width: 100%
+#
+# {glue:text}`km_caption`
+# ```
 
 # %% [markdown]
 # Median time to the event with its 95% confidence interval (R's `print(survfit)`; "not reached"

@@ -45,10 +45,18 @@ mm.headline(result.headline)
 #
 # Outcome: {glue:text}`outcome_label_lower`; {glue:text}`events_cause` events of interest
 # ({glue:text}`cause_name`) and {glue:text}`events_competing` competing events. Gray's test,
-# {glue:text}`gray_groups`: chi-square {glue:text}`gray_chisq`, p = {glue:text}`gray_p`.
+# {glue:text}`gray_groups`: chi-square {glue:text}`gray_chisq`, {glue:text}`gray_p`.
 
-# %% tags=["nbval-ignore-output", "remove-input"]
-mm.cif_figure(result);
+# %% tags=["nbval-ignore-output", "remove-cell"]
+mm.glue_figure("cif_figure", mm.cif_figure(result))
+
+# %% [markdown]
+# ```{glue:figure} cif_figure
+# :alt: Cumulative incidence curves of the event of interest by group
+# :width: 100%
+#
+# {glue:text}`cif_caption`
+# ```
 
 # %% tags=["nbval-ignore-output", "remove-input"]
 result.gray_table

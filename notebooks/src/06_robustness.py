@@ -43,8 +43,16 @@ mm.headline(result.headline)
 # %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.power_table)
 
-# %% tags=["nbval-ignore-output", "remove-input"]
-mm.power_figure(result);
+# %% tags=["nbval-ignore-output", "remove-cell"]
+mm.glue_figure("power_figure", mm.power_figure(result))
+
+# %% [markdown]
+# ```{glue:figure} power_figure
+# :alt: Power curves of the test of the exposure against the true hazard ratio, one per outcome
+# :width: 100%
+#
+# {glue:text}`power_caption`
+# ```
 
 # %% [markdown]
 # ## E-values: how strong would an unmeasured confounder have to be?
