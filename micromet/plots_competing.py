@@ -21,6 +21,7 @@ from micromet.formatting import fmt_p
 from micromet.plots_style import (
     DPI,
     FIG_WIDTH,
+    footnote,
     legend_above,
     month_ticks,
     ordered_levels,
@@ -81,6 +82,7 @@ def cif_plot(
     group: str = "group",
     at_risk: pd.DataFrame | None = None,
     times=None,
+    note: str | None = None,
 ):
     """Plot the cumulative incidence of ``cause`` per group; return the matplotlib Axes.
 
@@ -99,6 +101,7 @@ def cif_plot(
     ``duration`` and the group in column ``group``; the rows of the patients drawn) or from a
     precomputed ``at_risk`` table (index = group, columns = times, as
     :func:`micromet.survival.numbers_at_risk` returns). The Axes of the table is ``ax.risk_ax``.
+    ``note``: a footnote under the figure (e.g. the groups not drawn because they are small).
     """
     need = {"group", "cause", "time", "estimate"}
     if not need <= set(ci_frame.columns):
@@ -187,6 +190,8 @@ def cif_plot(
         ax.risk_ax = risk_ax
     else:
         ax.risk_ax = None
+    if note:
+        footnote(ax.risk_ax or ax, note)
     if gray_p is not None:
         if gray_label is not None and not isinstance(gray_label, str):
             gray_label = " vs ".join(str(labels.get(g, g)) for g in gray_label)

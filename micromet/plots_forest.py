@@ -11,7 +11,6 @@ with an arrow head.
 from __future__ import annotations
 
 import math
-import textwrap
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -19,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from micromet.errors import InputError
-from micromet.plots_style import DPI, FIG_WIDTH, SMALL, legend_above, palette, themed
+from micromet.plots_style import DPI, FIG_WIDTH, footnote, legend_above, palette, themed
 
 __all__ = ["forest_plot", "forest_rows"]
 
@@ -77,7 +76,7 @@ def forest_plot(rows: pd.DataFrame, *, label: str = "term",
     and upper limits in the columns ``paper`` and the reproduced ones in ``reproduced`` (a
     missing column, or a text such as "not estimable", counts as not finite). Either side of
     a term whose HR is not finite or has ``|log HR| > max_log`` is not drawn and is listed in
-    the footnote (a text of the figure: ``"not drawn: ..."``). The figure's ``not_drawn``
+    the footnote (a text of the axes: ``"not drawn: ..."``). The figure's ``not_drawn``
     attribute lists them as (term, side, value)."""
     if not isinstance(rows, pd.DataFrame) or label not in rows.columns:
         raise InputError(f"forest_plot needs a DataFrame with a '{label}' column", column=label)
@@ -145,13 +144,8 @@ def forest_plot(rows: pd.DataFrame, *, label: str = "term",
     if title:
         fig.suptitle(title, x=0.02, ha="left", fontweight="bold")
     if skipped:
-        # under the axis label, from the figure's left edge; a text of the axes, so that the
-        # layout makes room for it and governance.mask_figure reads it
         note = "not drawn: " + "; ".join(f"{term} ({name.lower()} HR {_show(hr)})"
                                          for term, name, hr in skipped)
-        ax.annotate(textwrap.fill(note, 95, subsequent_indent="  "), xy=(0.0, 0.0),
-                    xycoords=("figure fraction", ax.xaxis.label), xytext=(4, -6),
-                    textcoords="offset points", ha="left", va="top", fontsize=SMALL,
-                    color="0.25")
+        footnote(ax, note)
     fig.not_drawn = skipped
     return fig

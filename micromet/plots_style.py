@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -59,9 +60,18 @@ THEME: dict = {
 
 @contextlib.contextmanager
 def theme():
-    """The book's theme (:data:`THEME`) for the duration of a ``with`` block only."""
-    with mpl.rc_context(THEME):
+    """The book's theme (:data:`THEME`) for the duration of a ``with`` block only.
+
+    Only the parameters of the theme are set and put back (not ``matplotlib.rc_context``, which
+    restores every parameter: a figure drawn first in a notebook starts the inline backend,
+    which turns ``interactive`` on; restoring it to off would keep every later figure of the
+    notebook from being shown)."""
+    saved = {key: mpl.rcParams[key] for key in THEME}
+    try:
+        mpl.rcParams.update(THEME)
         yield
+    finally:
+        mpl.rcParams.update(saved)
 
 
 def themed(func):
@@ -126,6 +136,16 @@ def legend_above(ax, handles, labels, *, title=None, ncol=None, fontsize=None):
                      ncol=ncol, frameon=False, borderaxespad=0, handlelength=1.8,
                      columnspacing=1.2, alignment="left", fontsize=fontsize,
                      title_fontsize=fontsize)
+
+
+def footnote(ax, text: str, *, width: int = 95):
+    """``text`` (wrapped at ``width`` characters) under the x-axis label of ``ax``, from the
+    figure's left edge: a text of the axes, so that a constrained layout makes room for it and
+    :func:`micromet.governance.mask_figure` reads it."""
+    return ax.annotate(textwrap.fill(text, width, subsequent_indent="  "), xy=(0.0, 0.0),
+                       xycoords=("figure fraction", ax.xaxis.label), xytext=(4, -6),
+                       textcoords="offset points", ha="left", va="top", fontsize=SMALL,
+                       color="0.25")
 
 
 def month_ticks(t_max: float, step: float | None = None) -> list[float]:

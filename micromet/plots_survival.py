@@ -24,6 +24,7 @@ from micromet.plots_style import (
     DPI,
     FIG_WIDTH,
     SMALL,
+    footnote,
     legend_above,
     ordered_levels,
     text_in_free_corner,
@@ -120,6 +121,7 @@ def km_plot(
     group_label=None,
     p_label=None,
     zoom=True,
+    note=None,
 ) -> KMPlot:
     """Kaplan-Meier curves per ``group`` with their pointwise 95% bands and a numbers-at-risk
     table underneath.
@@ -134,7 +136,8 @@ def km_plot(
     status"; none by default). ``labels`` maps group levels to legend text; ``colors`` (a list
     in the order drawn, or a dict by level) overrides the palette. ``ci`` (default on) draws the
     log-scale 95% bands of :func:`micromet.survival.km`; ``zoom`` (default on) starts the y axis
-    at a round value below the lowest band instead of 0. Returns :class:`KMPlot`.
+    at a round value below the lowest band instead of 0. ``note``: a footnote under the figure
+    (e.g. the groups not drawn because they are small). Returns :class:`KMPlot`.
     """
     table = sv.km(data, duration, event, group)
     order, palette = ordered_levels(table.attrs["levels"], levels)
@@ -202,6 +205,8 @@ def km_plot(
     ax.tick_params(axis="x", labelbottom=False)
     if not own:
         ax.set_xlabel("")
+    if note:
+        footnote(risk_ax, note)
     if p_value is not None:
         prefix = p_label or ("Log-rank p" if k <= 2 else f"Log-rank test, {k} groups: p")
         text = fmt_p(p_value, 2, label=prefix) if np.isfinite(p_value) else ""

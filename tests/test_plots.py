@@ -226,3 +226,30 @@ def test_month_ticks():
     assert plots_style.month_ticks(60) == [0, 12, 24, 36, 48, 60]
     assert plots_style.month_ticks(100) == [0, 24, 48, 72, 96]
     assert plots_style.month_ticks(20) == [0, 6, 12, 18]
+
+
+def test_the_theme_leaves_interactive_mode_alone():
+    # a notebook's first figure starts the inline backend, which turns interactive mode on
+    # inside the theme; restoring it to off would hide every later figure of the notebook
+    was, dpi = mpl.is_interactive(), mpl.rcParams["figure.dpi"]
+    try:
+        mpl.interactive(False)
+        with plots_style.theme():
+            assert mpl.rcParams["figure.dpi"] == plots_style.DPI
+            mpl.interactive(True)
+        assert mpl.is_interactive() and mpl.rcParams["figure.dpi"] == dpi
+    finally:
+        mpl.interactive(was)
+
+
+def test_a_note_goes_under_the_figure_and_is_masked(series):
+    two = series[series["nodal"].isin(LEVELS[:2])]
+    note = "Not drawn (fewer than 11 patients): pN1mi (n = 7)"
+    k = km_plot(two, "time", "status", "nodal", levels=LEVELS, note=note)
+    assert note in [t.get_text() for t in k.risk_ax.texts]
+    ci = cuminc(two, "time", "cause", group="nodal")
+    ax = cif_plot(ci, levels=LEVELS, note=note)
+    assert note in [t.get_text() for t in ax.texts]
+    governance.mask_figure(ax.figure, min_cell=11)
+    assert "Not drawn (fewer than 11 patients): pN1mi (n = <11)" in [t.get_text()
+                                                                      for t in ax.texts]
