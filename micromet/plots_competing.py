@@ -27,6 +27,7 @@ from micromet.plots_style import (
     ordered_levels,
     text_in_free_corner,
     themed,
+    wrap_label,
 )
 from micromet.plots_survival import XLABEL, _new_figure, draw_at_risk, risk_axes_below
 
@@ -149,7 +150,7 @@ def cif_plot(
             ax.plot(x, y, linestyle=style, color=color, label=label, linewidth=1.8)
             curves.append((x, y))
     cause_name = cause_labels.get(cause, f"cause {cause}")
-    ax.set_ylabel(ylabel or f"Cumulative incidence ({cause_name})")
+    ax.set_ylabel(wrap_label(ylabel or f"Cumulative incidence ({cause_name})"))
     ax.set_ylim(ylim or (0, None))
     if with_risk:
         pad = 0.04 * (max(max(times), t_max) - min(times))

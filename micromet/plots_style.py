@@ -148,6 +148,18 @@ def footnote(ax, text: str, *, width: int = 95):
                        color="0.25")
 
 
+def wrap_label(text: str, width: int = 36) -> str:
+    """An axis label on two lines when it is longer than ``width`` characters (a y label longer
+    than its axes runs into the table beneath): broken before its first parenthesis if it has
+    one, else between words."""
+    if len(text) <= width:
+        return text
+    head, sep, tail = text.partition(" (")
+    if sep and len(head) <= width:
+        return "\n".join([head, *textwrap.wrap("(" + tail, width)])
+    return textwrap.fill(text, width)
+
+
 def month_ticks(t_max: float, step: float | None = None) -> list[float]:
     """Ticks of a time axis in months: every 12 (24, 36, 60, 120) months up to ``t_max``, at most
     8 of them, starting at 0."""

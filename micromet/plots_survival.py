@@ -29,6 +29,7 @@ from micromet.plots_style import (
     ordered_levels,
     text_in_free_corner,
     themed,
+    wrap_label,
 )
 
 XLABEL = "Months since diagnosis"
@@ -189,7 +190,7 @@ def km_plot(
     ax.set_xlim(min(times) - pad, xmax + pad)
     ax.set_ylim(zoomed_ylim(min(lowest)) if zoom and lowest else (0, 1.02))
     ax.set_xticks(list(times))
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(wrap_label(ylabel))
     if title:
         (fig.suptitle(title, x=0.02, ha="left", fontweight="bold") if own
          else ax.set_title(title))

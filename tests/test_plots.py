@@ -253,3 +253,10 @@ def test_a_note_goes_under_the_figure_and_is_masked(series):
     governance.mask_figure(ax.figure, min_cell=11)
     assert "Not drawn (fewer than 11 patients): pN1mi (n = <11)" in [t.get_text()
                                                                       for t in ax.texts]
+
+
+def test_long_axis_labels_go_on_two_lines():
+    assert plots_style.wrap_label("Overall survival") == "Overall survival"
+    assert plots_style.wrap_label("Cumulative incidence (Distant relapse (first event))") == (
+        "Cumulative incidence\n(Distant relapse (first event))")
+    assert max(map(len, plots_style.wrap_label("word " * 20).split("\n"))) <= 36
