@@ -208,7 +208,7 @@ def _hits(curves, x0, x1, y0, y1) -> int:
     return hits
 
 
-def corner_text(ax, text, corner, **kwargs):
+def _corner_text(ax, text, corner, **kwargs):
     """``text`` in a corner of ``ax`` ("lower left", "upper right", ...; axes coordinates),
     inset a little."""
     vert, horiz = corner.split()
@@ -228,7 +228,7 @@ def text_in_free_corner(ax, text, curves, corners=("lower left", "upper right", 
     to_data = ax.transData.inverted()
     best = None
     for corner in corners:
-        artist = corner_text(ax, text, corner, **kwargs)
+        artist = _corner_text(ax, text, corner, **kwargs)
         (x0, y0), (x1, y1) = to_data.transform(artist.get_window_extent(renderer).get_points())
         hits = _hits(curves, min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1))
         artist.remove()
@@ -236,4 +236,4 @@ def text_in_free_corner(ax, text, curves, corners=("lower left", "upper right", 
             best = (hits, corner)
         if hits == 0:
             break
-    return corner_text(ax, text, best[1], **kwargs)
+    return _corner_text(ax, text, best[1], **kwargs)
