@@ -25,6 +25,7 @@ from micromet.plots_style import (
     legend_above,
     month_ticks,
     ordered_levels,
+    panel_title,
     text_in_free_corner,
     themed,
     wrap_label,
@@ -159,9 +160,6 @@ def cif_plot(
     else:
         ax.set_xlim(left=0)
         ax.set_xlabel(xlabel)
-    if title:
-        (ax.figure.suptitle(title, x=0.02, ha="left", fontweight="bold") if own
-         else ax.set_title(title))
 
     # the legend: the groups (solid, in their colours), then the causes in words
     handles = [Line2D([], [], color=palette[g], lw=1.8) for g in order]
@@ -176,11 +174,10 @@ def cif_plot(
             handles.append(Line2D([], [], color="0.35", lw=1.8, linestyle="--"))
             names.append(f"{cause_labels.get(c, f'cause {c}')} (dashed)")
     if len(order) > 1 or other:
-        if own or not title:
-            legend_above(ax, handles, names, title=group_label,
-                         ncol=-(-len(names) // 2) if other else None)
-        else:
-            ax.legend(handles, names, title=group_label, loc="best")
+        legend_above(ax, handles, names, title=group_label,
+                     ncol=-(-len(names) // 2) if other else None)
+    if title:
+        panel_title(ax, title, own=own)
 
     if with_risk:
         nar = _at_risk(data, duration, group, times, at_risk)

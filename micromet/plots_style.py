@@ -129,13 +129,34 @@ def ordered_levels(present: Sequence, levels: Sequence | None = None) -> tuple[l
 
 
 def legend_above(ax, handles, labels, *, title=None, ncol=None, fontsize=None):
-    """A legend in one row (or a few) above the axes, left-aligned, so it never covers a curve."""
+    """A legend above the axes, left-aligned, so it never covers a curve: in one row when it
+    fits the width of the axes, else in as few rows as fit."""
     n = len(labels)
-    ncol = ncol or (n if n <= 5 else math.ceil(n / 2))
-    return ax.legend(handles, labels, title=title, loc="lower left", bbox_to_anchor=(0, 1.02),
-                     ncol=ncol, frameon=False, borderaxespad=0, handlelength=1.8,
-                     columnspacing=1.2, alignment="left", fontsize=fontsize,
-                     title_fontsize=fontsize)
+    renderer = ax.figure.canvas.get_renderer()
+    width = ax.get_window_extent(renderer).width
+    for cols in ([ncol] if ncol else range(n if n <= 5 else math.ceil(n / 2), 0, -1)):
+        legend = ax.legend(handles, labels, title=title, loc="lower left",
+                           bbox_to_anchor=(0, 1.02), ncol=cols, frameon=False, borderaxespad=0,
+                           handlelength=1.8, columnspacing=1.2, alignment="left",
+                           fontsize=fontsize, title_fontsize=fontsize)
+        if legend.get_window_extent(renderer).width <= 1.08 * width:
+            break
+    return legend
+
+
+def panel_title(ax, title: str, *, own: bool) -> None:
+    """A figure's title: above everything (left, bold) when micromet made the figure, else the
+    title of ``ax`` lifted over the legend that :func:`legend_above` put above the axes."""
+    if own:
+        ax.figure.suptitle(title, x=0.02, ha="left", fontweight="bold")
+        return
+    pad = 6.0
+    legend = ax.get_legend()
+    if legend is not None:
+        fig = ax.figure
+        fig.canvas.draw()
+        pad += legend.get_window_extent().height * 72 / fig.dpi
+    ax.set_title(title, pad=pad)
 
 
 def footnote(ax, text: str, *, width: int = 95):

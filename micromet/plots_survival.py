@@ -27,6 +27,7 @@ from micromet.plots_style import (
     footnote,
     legend_above,
     ordered_levels,
+    panel_title,
     text_in_free_corner,
     themed,
     wrap_label,
@@ -191,17 +192,13 @@ def km_plot(
     ax.set_ylim(zoomed_ylim(min(lowest)) if zoom and lowest else (0, 1.02))
     ax.set_xticks(list(times))
     ax.set_ylabel(wrap_label(ylabel))
-    if title:
-        (fig.suptitle(title, x=0.02, ha="left", fontweight="bold") if own
-         else ax.set_title(title))
     names = [str(labels.get(lv, lv)) for lv in order]
     if ci:  # say once what the bands are
         handles = [*handles, Line2D([], [], color="0.55", lw=7, alpha=0.3)]
         names = [*names, "95% CI"]
-    if own or not title:
-        legend_above(ax, handles, names, title=group_label)
-    else:
-        ax.legend(handles, names, title=group_label, loc="best")
+    legend_above(ax, handles, names, title=group_label)
+    if title:
+        panel_title(ax, title, own=own)
     draw_at_risk(risk_ax, nar, order, palette, labels, list(times), ax.get_xlim(), xlabel)
     ax.tick_params(axis="x", labelbottom=False)
     if not own:

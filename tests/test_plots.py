@@ -260,3 +260,17 @@ def test_long_axis_labels_go_on_two_lines():
     assert plots_style.wrap_label("Cumulative incidence (Distant relapse (first event))") == (
         "Cumulative incidence\n(Distant relapse (first event))")
     assert max(map(len, plots_style.wrap_label("word " * 20).split("\n"))) <= 36
+
+
+def test_a_title_sits_over_the_legend(series):
+    k = km_plot(series, "time", "status", "nodal", levels=LEVELS, title="Overall survival")
+    assert k.figure.get_suptitle() == "Overall survival"
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    k = km_plot(series, "time", "status", "nodal", ax=axes[0], levels=LEVELS, title="A",
+                group_label="Nodal status")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = k.ax.get_legend().get_window_extent(renderer)
+    title = k.ax.title.get_window_extent(renderer)
+    assert title.y0 >= legend.y1 - 1
+    assert legend.width <= 1.08 * k.ax.get_window_extent(renderer).width  # rows that fit
