@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from micromet import governance
+from micromet.formatting import EN_DASH
 from micromet.report import fmt_count, fmt_hr, fmt_p, plain_value, pretty, warning_notes
 from micromet.study import Study
 
@@ -227,6 +228,11 @@ class RegressionTable:
     selection_text: str
     term: str  # the term of the level of interest (e.g. m_stage[M0(i+)])
     call: str = ""  # the multivariable model as a call of micromet (what was fitted)
+    beside_paper: pd.DataFrame | None = None  # the paper's layout, its numbers beside ours
+    forest: pd.DataFrame | None = None  # paper vs reproduced, multivariable, for a forest plot
+    published: dict | None = None  # the paper's rows of this table
+    csv: str = ""  # tables/<name>_vs_paper.csv, for the page's download link
+    study: Any = None  # the study whose table this is (its labels, for the sentences)
 
     @property
     def title(self) -> str:
@@ -257,19 +263,29 @@ def regression_table(study: Study, name: str, data: pd.DataFrame) -> RegressionT
     artefacts = published_artefacts(published)
     if artefacts:
         notes.append(ARTEFACT_NOTE.format(terms=", ".join(artefacts)))
+    from micromet.design import design_matrix
+
+    references = {str(k): str(v) for k, v in design_matrix(
+        data, [c for c in covs if c != column] + [column], check_aliasing=False).reference.items()}
     summary = {
         "univariable": model_rows(uni),
         "multivariable": model_rows(multi.table, getattr(multi, "not_estimable", None))
         if multi is not None else {},
         "multivariable_conditioning": conditioning_record(multi),
         "multivariable_covariates": chosen,
+        "references": references,
     }
     return RegressionTable(
         name=name, analysis=analysis, uni=uni, multi=multi, chosen=chosen, notes=notes,
         table=model_table(uni, multi, data, covs, column, study.label),
         vs_published=models_vs_published(uni, multi, published), summary=summary,
         selection_text=selection_sentence(study, analysis), term=f"{column}[{levels[1]}]",
-        call=model_call(study, analysis.outcome, analysis.model, chosen) if chosen else "")
+        call=model_call(study, analysis.outcome, analysis.model, chosen) if chosen else "",
+        beside_paper=beside_paper(uni, multi, published, study, references,
+                                  "HR" if analysis.model == "cox" else "SHR") if published
+        else None,
+        forest=forest_rows(uni, multi, published, study, references) if published else None,
+        published=published, study=study)
 
 
 def model_call(study: Study, outcome: str, model: str, covariates: list[str]) -> str:
@@ -294,6 +310,71 @@ def models_published(study: Study, outcome: str, name: str) -> dict:
     return ((study.published.get(outcome) or {}).get("models") or {}).get(name) or {}
 
 
+def paper_value(study: Study, *path):
+    """The value of ``study.published`` at ``path`` (keys), or None."""
+    node = study.published
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def paper_says(value, shown: str | None = None) -> str:
+    """" (paper: <value>)" for a published value, "" without one."""
+    if value is None:
+        return ""
+    if shown is None:
+        shown = value if isinstance(value, str) else (
+            f"{value:,}" if isinstance(value, int) else f"{value:g}")
+    return f" (paper: {shown})"
+
+
+def paper_hr_text(row) -> str:
+    """A published ``[hr, lower, upper, p]`` row as "1.273 (0.679–2.390), p = 0.450"."""
+    if not isinstance(row, list) or not isinstance(row[0], (int, float)):
+        return ""
+    text = _paper_hr(row)
+    p = _paper_p(row)
+    if p == "-":
+        return text
+    return text + (f", p {p[0]} {p[1:]}" if p.startswith(("<", ">")) else f", p = {p}")
+
+
+def effect_summary(study: Study, outcome: str, tables: dict, comparisons: dict,
+                   test: tuple[str, float, object]) -> str:
+    """A chapter's opening lines: the exposure effect on ``outcome`` (the first regression
+    table's multivariable estimate of the exposure, else the comparison of the exposed with the
+    reference group) beside the paper's, and the test of the groups beside the paper's p.
+    ``test``: (name, p, the paper's p or None)."""
+    from micromet.report import _hr_text
+
+    e, o = study.exposure, study.outcomes[outcome]
+    ratio = "SHR" if o.cause is not None else "HR"
+    where = f"{o.label}, {e.exposed} vs {e.reference}: "
+    text = ""
+    for t in tables.values():
+        if t.term != f"{e.column}[{e.exposed}]" or t.multi is None:
+            continue
+        paper = ((t.published or {}).get("multivariable") or {}).get(t.term)
+        text = (f"{where}{ratio} {_hr_text(t.multi.table, t.term)} in the multivariable model"
+                + paper_says(True, paper_hr_text(paper)) * bool(paper_hr_text(paper)))
+        break
+    name = f"{e.exposed} vs {e.reference}"
+    if not text and name in comparisons:
+        row = comparisons[name]
+        paper = paper_value(study, outcome, "comparisons", name)
+        if isinstance(row, list):
+            shown = f"{fmt_hr(*row[:3])}, {fmt_p(row[3], label='p')}"
+        else:
+            shown = str(row)
+        text = (f"{where}{ratio} {shown} (univariable, the two groups)"
+                + paper_says(True, paper_hr_text(paper)) * bool(paper_hr_text(paper)))
+    test_name, p, paper_p = test
+    tail = f"{test_name} {fmt_p(p, label='p')}" + paper_says(paper_p)
+    return (text + "; " + tail if text else f"{o.label}: {tail}") + "."
+
+
 PAPER_TABLE_TEXT = ("This run's {table} beside the paper's (columns marked [paper]); the "
                     "differences are listed in *Published versus reproduced*.")
 NO_PAPER_TABLE_TEXT = "The study file records no {table} of the paper to set beside this one."
@@ -305,14 +386,21 @@ def paper_table_text(published: dict | None, table: str) -> str:
 
 
 def comparisons_text(study: Study, outcome: str) -> str:
-    """The sentence before the comparisons of two groups of ``outcome`` (or saying there are
-    none)."""
+    """The paragraph before the comparisons of two groups and the regression tables of
+    ``outcome``: what each is, in words."""
+    competing_risks = study.outcomes[outcome].cause is not None
+    tables = ("Each regression table of the study file gives "
+              + ("the subdistribution hazard ratios (Fine-Gray, as R's cmprsk::crr) "
+                 if competing_risks else "the hazard ratios (Cox, Efron ties, as R's coxph) ")
+              + "of every candidate covariate alone (univariable) and of the multivariable "
+              "model, beside the paper's numbers where it gives them.")
     found = study.comparisons_of(outcome)
     if not found:
-        return "The study file lists no comparisons of two groups for this outcome."
+        return tables
     names = "; ".join(c.name for c in found)
+    test = "Gray's test" if competing_risks else "the log-rank test"
     return (f"Each comparison of two groups ({names}) is a model of the patients of those two "
-            "groups, with the log-rank test (Gray's test for competing risks) beside it.")
+            f"groups alone, with {test} beside it. {tables}")
 
 
 @dataclass
@@ -565,6 +653,102 @@ def models_vs_published(uni: pd.DataFrame, multi, published: dict | None) -> pd.
     return pretty(pd.DataFrame(rows, dtype=object).set_index(["model", "term", "statistic"]))
 
 
+ARTEFACT_MARK = "\u2020"  # the paper's estimate is the monotone-likelihood artefact
+
+
+def _paper_hr(row) -> str:
+    """The paper's HR (95% CI) as it printed it; an artefact marked, a missing one "-"."""
+    if not isinstance(row, list) or not isinstance(row[0], (int, float)):
+        return "-"
+    hr, lower, upper = row[0], row[1], row[2]
+
+    def num(x):
+        if isinstance(x, float) and math.isinf(x):
+            return "Inf"
+        return f"{x:.3g}" if x != 0 and (abs(x) >= 1e3 or abs(x) < 1e-3) else f"{x:.3f}"
+
+    text = num(hr)
+    if isinstance(lower, (int, float)) and isinstance(upper, (int, float)):
+        text += f" ({num(lower)}{EN_DASH}{num(upper)})"
+    return text + (f" {ARTEFACT_MARK}" if _is_artefact(row) else "")
+
+
+def _paper_p(row) -> str:
+    if not isinstance(row, list) or row[3] is None:
+        return "-"
+    return row[3] if isinstance(row[3], str) else fmt_p(row[3])
+
+
+def term_words(term: str, study_or_labels, references: dict | None = None) -> tuple[str, str]:
+    """A design term in the paper's words: ``er[Positive]`` -> ("ER status", "Positive vs
+    Negative") with its reference level when known, ``age`` -> ("Age, years", "per unit")."""
+    label = getattr(study_or_labels, "label", None) or (
+        lambda c: (study_or_labels or {}).get(c, c))
+    if term.endswith("]") and "[" in term:
+        column, level = term[:-1].split("[", 1)
+        ref = (references or {}).get(column)
+        return label(column), f"{level} vs {ref}" if ref is not None else level
+    return label(term), "per unit"
+
+
+def beside_paper(uni: pd.DataFrame, multi, published: dict | None, study,
+                 references: dict | None = None, ratio: str = "HR") -> pd.DataFrame:
+    """Table 3/4 beside the paper's, in the paper's layout: one row per term in words
+    (:func:`term_words`), for the univariable and the multivariable model the paper's HR (95%
+    CI) and p beside the reproduced ones. A term this run reports as not estimable says so; a
+    paper's estimate that is the monotone-likelihood artefact carries a dagger. Terms of either
+    side are shown, this run's order first."""
+    pub = published or {}
+    multi_table = getattr(multi, "table", multi)
+    tables = {"Univariable": uni if uni is not None else pd.DataFrame(),
+              "Multivariable": multi_table if multi_table is not None else pd.DataFrame()}
+    flagged = {"Univariable": set(tables["Univariable"].attrs.get("not_estimable", ())),
+               "Multivariable": set(tables["Multivariable"].attrs.get("not_estimable", ()))
+               | set(getattr(multi, "not_estimable", None) or ())}
+    terms = list(dict.fromkeys([*tables["Univariable"].index, *tables["Multivariable"].index,
+                                *(pub.get("univariable") or {}), *(pub.get("multivariable") or {})]))
+    rows, index = [], []
+    for term in terms:
+        row = []
+        for model, key in (("Univariable", "univariable"), ("Multivariable", "multivariable")):
+            paper = (pub.get(key) or {}).get(term)
+            tab = tables[model]
+            if term in flagged[model]:
+                ours_hr, ours_p = "not estimable", "-"
+            elif term in tab.index:
+                r = tab.loc[term]
+                ours_hr, ours_p = fmt_hr(r["hr"], r["lower"], r["upper"]), fmt_p(r["p"])
+            else:
+                ours_hr, ours_p = "-", "-"
+            row += [_paper_hr(paper), _paper_p(paper), ours_hr, ours_p]
+        rows.append(row)
+        index.append(term_words(term, study, references))
+    columns = pd.MultiIndex.from_product(
+        [["Univariable", "Multivariable"],
+         [f"paper {ratio} (95% CI)", "paper p", f"reproduced {ratio} (95% CI)", "reproduced p"]])
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["variable", "term"])
+                        if index else None, columns=columns)
+
+
+def forest_rows(uni: pd.DataFrame, multi, published: dict | None, study,
+                references: dict | None = None) -> pd.DataFrame:
+    """The multivariable terms the paper reports, with the paper's and this run's HR and
+    limits (NaN where one side has none), for a forest plot of paper vs reproduced."""
+    pub = (published or {}).get("multivariable") or {}
+    table = getattr(multi, "table", multi)
+    rows = []
+    for term, paper in pub.items():
+        ours = table.loc[term] if table is not None and term in table.index else None
+        variable, level = term_words(term, study, references)
+        paper = [v if isinstance(v, (int, float)) else np.nan for v in paper[:3]]
+        rows.append({"label": f"{variable}: {level}" if level != "per unit" else variable,
+                     "paper_hr": paper[0], "paper_lower": paper[1], "paper_upper": paper[2],
+                     "hr": float(ours["hr"]) if ours is not None else np.nan,
+                     "lower": float(ours["lower"]) if ours is not None else np.nan,
+                     "upper": float(ours["upper"]) if ours is not None else np.nan})
+    return pd.DataFrame(rows)
+
+
 def _difference(ours, theirs):
     if ours is None or theirs is None or isinstance(theirs, str) or isinstance(ours, str):
         return None
@@ -601,6 +785,41 @@ def _ph_table(survival, multi, data, outcome) -> pd.DataFrame:
         res = ph_test(multi)
     table = getattr(res, "table", res)
     return table.round(4) if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+
+
+def ph_sentence(ph: pd.DataFrame, study: Study, alpha: float = 0.05) -> str:
+    """How the proportional-hazards test reads (``cox.zph``): which covariates' scaled
+    Schoenfeld residuals trend with time at ``alpha``, and the global test."""
+    if "p" not in ph.columns:
+        return "The proportional-hazards test is not available for this model."
+    rows = ph.drop(index="GLOBAL", errors="ignore")
+    flagged = [study.label(str(t)) for t, p in rows["p"].items() if p < alpha]
+    glob = ph.loc["GLOBAL", "p"] if "GLOBAL" in ph.index else None
+    text = (f"The global test {fmt_p(glob, label='p')}" if glob is not None else "The test")
+    if not flagged:
+        return text + f"; no covariate's effect changes with time at the {alpha:g} level."
+    names = flagged[0] if len(flagged) == 1 else ", ".join(flagged[:-1]) + " and " + flagged[-1]
+    return (text + f"; the effect of {names} changes with time (p < {alpha:g}): its hazard "
+            "ratio is an average over follow-up, and the other estimates are adjusted for it "
+            "only on average. A stratified model or a time-varying effect would be the next "
+            "step; the exposure's estimate is read with that in mind.")
+
+
+def covariates_sentence(table, study: Study) -> str:
+    """The multivariable covariates of this run beside those of the paper's model."""
+    ours = [study.label(c) for c in table.chosen if c != study.group_column(table.analysis)]
+    paper_terms = list((table.published or {}).get("multivariable") or {})
+    paper = list(dict.fromkeys(study.label(t.split("[")[0]) for t in paper_terms
+                               if t.split("[")[0] != study.group_column(table.analysis)))
+    text = f"This run's multivariable model adjusts for {', '.join(ours) or 'nothing'}"
+    if paper_terms:
+        same = set(paper) == set(ours)
+        text += (f"; the paper's for {', '.join(paper)}"
+                 + (" (the same covariates)" if same else
+                    " (a different set: the univariable screen selects on this run's data)"
+                    if study.selection(table.analysis) == "univariable_p"
+                    and table.analysis.multivariable is None else " (a different set)"))
+    return text + "."
 
 
 def _table_from_rows(rows: dict) -> pd.DataFrame:

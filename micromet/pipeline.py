@@ -55,6 +55,7 @@ from micromet.chapters.matching import (  # noqa: F401
 )
 from micromet.chapters.robustness import (  # noqa: F401
     RobustnessChapter,
+    power_figure,
     robustness_chapter,
 )
 from micromet.chapters.time_to_event import (  # noqa: F401

@@ -14,7 +14,7 @@ import pandas as pd
 
 from micromet import governance
 from micromet.files import sha256_of
-from micromet.formatting import EN_DASH, fmt_hr, fmt_p  # noqa: F401  (the report's formatters)
+from micromet.formatting import EN_DASH, fmt_hr, fmt_months, fmt_p  # noqa: F401  (the report's formatters)
 from micromet.study import Study, load_study
 
 
@@ -100,29 +100,38 @@ def show(frame: pd.DataFrame | None) -> None:
         return
     from IPython.display import display
 
-    with pd.option_context("display.max_rows", None, "display.max_columns", None):
+    with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                           "display.max_colwidth", None):
         display(frame)
 
 
 def show_tables(tables) -> None:
     """Display several tables, each under its title in bold: a mapping title -> table, or a
     chapter result whose ``tables`` are regression tables (``analyses.RegressionTable``: the
-    table in the paper's layout, how its covariates were chosen, the paper's numbers beside)."""
+    table in the paper's layout, how its covariates were chosen, the model as fitted, and the
+    paper's numbers beside this run's with a CSV to download)."""
     from IPython.display import Markdown, display
 
     items = getattr(tables, "tables", tables)
     for title, table in items.items():
-        if hasattr(table, "vs_published"):  # a regression table
+        if hasattr(table, "beside_paper"):  # a regression table
+            from micromet.analyses import covariates_sentence
+
             display(Markdown(f"**{table.title}.** Every candidate covariate alone (univariable), "
-                             f"{table.selection_text}."))
+                             f"{table.selection_text}. "
+                             f"{covariates_sentence(table, table.study)}"))
             show(table.table)
             if table.call:
                 display(Markdown(f"The multivariable model, as fitted:\n\n```python\n"
                                  f"{table.call}\n```"))
-            if not table.vs_published.empty and table.vs_published["published"].notna().any():
-                display(Markdown("Each estimate, its confidence limits and p beside the "
-                                 "paper's, with the difference:"))
-                show(table.vs_published)
+            if table.beside_paper is not None:
+                display(Markdown(
+                    f"**{table.title.split(':')[0]} beside the paper.** The paper's estimates "
+                    "and p values beside this run's, term by term (\u2020: the paper's value is "
+                    "the monotone-likelihood artefact, see the notes). "
+                    + (f"{{download}}`Download this table (CSV) <{table.csv}>`."
+                       if table.csv else "")))
+                show(table.beside_paper)
         elif table is not None and not table.empty:
             display(Markdown(f"**{title}.**"))
             show(table)
@@ -224,29 +233,53 @@ def warning_notes(caught, category=Warning) -> list[str]:
 
 
 def _hr_text(table: pd.DataFrame | None, term: str) -> str:
+    """"0.853 (0.534–1.362), p = 0.505" for ``term`` of a model table; "not estimable"."""
     if table is None or term not in table.index:
         return "NA"
+    if term in (table.attrs.get("not_estimable") or ()):
+        return "not estimable"
     r = table.loc[term]
-    return f"{fmt_hr(r['hr'], r['lower'], r['upper'])}, p = {fmt_p(r['p'])}"
+    hr = fmt_hr(r['hr'], r['lower'], r['upper'])
+    return hr if hr == "not estimable" else f"{hr}, {fmt_p(r['p'], label='p')}"
+
+
+def _in_order(frame: pd.DataFrame, study: Study, column: str = "group") -> pd.DataFrame:
+    """Rows in the study's order of groups (reference first), not alphabetical."""
+    if column not in frame.columns:
+        return frame
+    order = {lv: i for i, lv in enumerate(study.group_levels())}
+    key = frame[column].astype("object").map(lambda g: order.get(g, len(order)))
+    return frame.assign(_order=key.to_numpy()).sort_values(["_order"], kind="stable") \
+        .drop(columns="_order")
 
 
 def survival_at_display(surv: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """``survival.survival_at`` as shown: rounded, indexed by group and time, counts masked
-    with a real source."""
-    shown = surv.round(4).set_index(["group", "time"]) if "group" in surv.columns \
-        else surv.round(4).set_index("time")
-    return governance.mask_table(shown, ["n_risk", "n_event"],
+    """``survival.survival_at`` as shown: by group (the study's order) and month, patients at
+    risk, events, survival with its 95% CI (three decimals, an en dash); counts masked with a
+    real source."""
+    frame = _in_order(surv, study).copy()
+    frame["months"] = [fmt_months(t) for t in frame["time"]]
+    shown = pd.DataFrame({
+        "at risk": frame["n_risk"].astype(int).to_numpy(),
+        "events": frame["n_event"].astype(int).to_numpy(),
+        "survival": [f"{v:.3f}" for v in frame["survival"]],
+        "95% CI": [f"{lo:.3f}{EN_DASH}{hi:.3f}" for lo, hi in zip(frame["lower"], frame["upper"])],
+    }, index=pd.MultiIndex.from_arrays([frame["group"].astype("object"), frame["months"]],
+                                       names=["group", "months"])
+       if "group" in frame.columns else pd.Index(frame["months"], name="months"))
+    return governance.mask_table(shown, ["at risk", "events"],
                                  min_cell=study.governance.min_cell, real=not study.synthetic)
 
 
 def median_display(medians: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Median survival (95% CI) per group, as ``print(survfit)``: "not reached" where the curve
-    (or a confidence limit) stays above one half; counts masked with a real source."""
+    (or a confidence limit) stays above one half; groups in the study's order; counts masked
+    with a real source."""
     def months(v):
-        return "not reached" if not np.isfinite(v) else f"{v:g}"
+        return "not reached" if not np.isfinite(v) else fmt_months(v)
 
     rows = []
-    for _, r in medians.iterrows():
+    for _, r in _in_order(medians, study).iterrows():
         rows.append({"group": r["group"], "patients": int(r["n"]), "events": int(r["events"]),
                      "median, months": months(r["median"]),
                      "95% CI": f"{months(r['lower'])}{EN_DASH}{months(r['upper'])}"})
@@ -259,14 +292,22 @@ def records_of(frame: pd.DataFrame) -> list[dict]:
     return [{str(k): plain_value(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
 
-def _cif_display(at) -> pd.DataFrame:
+def _cif_display(at, study: Study | None = None) -> pd.DataFrame:
+    """``competing.timepoints`` of the cause of interest as shown: by group (the study's order)
+    and month, the cumulative incidence with its standard error (three decimals)."""
     frame = at if isinstance(at, pd.DataFrame) else pd.DataFrame(at)
-    frame = frame.copy()
+    frame = _in_order(frame.copy(), study) if study is not None else frame.copy()
     if "variance" in frame.columns:
         frame["se"] = np.sqrt(frame["variance"].astype(float))
-        frame = frame.drop(columns="variance")
-    keys = [c for c in ("group", "cause", "time") if c in frame.columns]
-    return frame.round(4).set_index(keys) if keys else frame.round(4)
+    if not {"group", "time", "estimate"} <= set(frame.columns):
+        return frame.round(4)
+    shown = pd.DataFrame({
+        "cumulative incidence": [f"{v:.3f}" if np.isfinite(v) else "-" for v in frame["estimate"]],
+        "SE": [f"{v:.3f}" if np.isfinite(v) else "-" for v in frame.get("se", frame["estimate"])],
+    }, index=pd.MultiIndex.from_arrays(
+        [frame["group"].astype("object"), [fmt_months(t) for t in frame["time"]]],
+        names=["group", "months"]))
+    return shown
 
 
 def _masked(figure, study: Study):

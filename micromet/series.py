@@ -430,28 +430,20 @@ SYNTHETIC_NAME = "nanomet"
 
 def source_path(source: str, *, seed: int | None = None, cache_dir=None) -> Path:
     """The CSV a study's ``source`` names: a path as given, or ``synthetic://nanomet?seed=N&...``
-    generated (and cached) by :func:`micromet.synth_series.synthetic_series`. Extra query
-    parameters are synthetic-series parameters, parsed as YAML scalars (``?loss_rate_per_year=0.02``).
-    """
-    if "://" not in str(source):
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise InputError("data file not found", file=path, column="source")
-        return path
-    name, seed, params = synthetic_request(source, seed=seed) if is_synthetic(source) else \
-        (None, None, {})
-    if name != SYNTHETIC_NAME:
+    generated (and cached) by :func:`micromet.synth_series.synthetic_series` (through the one
+    registry of sources, :func:`micromet.sources.source_file`; ``cache_dir`` overrides the cache
+    for this call)."""
+    from micromet import sources
+
+    if is_synthetic(source) and synthetic_request(source)[0] != SYNTHETIC_NAME:
         raise InputError(f"unknown source (known: a CSV path, synthetic://{SYNTHETIC_NAME}?seed=N)",
                          column="source", value=source)
-    from micromet import synth_series
-
-    seed = synth_series.DEFAULT_SEED if seed is None else int(seed)
-    return synth_series.synthetic_series(seed, params or None, cache_dir)
+    return sources.source_file(source, seed=seed, cache=cache_dir)
 
 
 def read_source(source: str, mapping, *, seed: int | None = None, cache_dir=None) -> pd.DataFrame:
-    """:func:`read_series` of :func:`source_path` (the study's ``source`` and ``data`` mapping);
-    the frame's ``attrs["synthetic"]`` says whether the source was generated."""
+    """:func:`read_series` of :func:`source_path` (the study's ``source`` and ``series``
+    mapping); the frame's ``attrs["synthetic"]`` says whether the source was generated."""
     frame = read_series(source_path(source, seed=seed, cache_dir=cache_dir), mapping)
     frame.attrs["synthetic"] = is_synthetic(source)
     return frame

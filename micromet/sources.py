@@ -26,26 +26,55 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "micromet"
 
 
+def _seer_m0i_extract(seed: int | None, params: dict, cache: Path) -> Path:
+    from micromet import synth
+
+    scale = float(params.pop("scale", 1.0))
+    seed = synth.DEFAULT_SEED if seed is None else int(seed)
+    return synth.synthetic_extract(seed, params or None, cache, scale=scale)
+
+
+def _nanomet_series(seed: int | None, params: dict, cache: Path) -> Path:
+    from micromet import synth_series
+
+    seed = synth_series.DEFAULT_SEED if seed is None else int(seed)
+    return synth_series.synthetic_series(seed, params or None, cache)
+
+
+#: The one registry of generated sources: ``synthetic://<name>?seed=..&<parameter>=..`` -> the
+#: generator that writes (once, into the cache) the file a real source would be: a SEER*Stat
+#: export with its .dic (``seer_m0i``) or an institutional CSV (``nanomet``).
+SYNTHETIC = {"seer_m0i": _seer_m0i_extract, "nanomet": _nanomet_series}
+
+
+def source_file(source: str, *, seed: int | None = None, file=None, cache=None) -> Path:
+    """The file a study's ``source`` names: a path as given (it must exist), or the cached file
+    of a ``synthetic://`` generator of :data:`SYNTHETIC` (generated on first use into ``cache``,
+    by default :func:`cache_dir`)."""
+    from micromet.study import is_synthetic
+
+    if is_synthetic(source):
+        name, seed, params = synthetic_request(source, seed=seed, file=file)
+        if name not in SYNTHETIC:
+            raise InputError(f"unknown synthetic source '{name}' (known: "
+                             f"{', '.join(sorted(SYNTHETIC))})", file=file, column="source",
+                             value=source)
+        return Path(SYNTHETIC[name](seed, params, Path(cache) if cache else cache_dir()))
+    if "://" in str(source):
+        raise InputError("unknown source: a source is a file path or "
+                         f"synthetic://<name>?seed=<n> (known: {', '.join(sorted(SYNTHETIC))})",
+                         file=file, column="source", value=source)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise InputError("data file not found", file=path, column="source")
+    return path
+
+
 def read_source(study: Study) -> pd.DataFrame:
-    """The raw frame (labels as text, canonical names) of the study's source."""
+    """The raw frame (labels as text, canonical names) of the study's SEER*Stat source."""
     from micromet import seer
 
-    if study.synthetic:
-        from micromet import synth
-
-        name, seed, params = synthetic_request(study.source, seed=study.seed, file=study.file)
-        if name != "seer_m0i":
-            raise InputError(f"unknown synthetic source '{name}' (known: seer_m0i)",
-                             file=study.file, column="source", value=study.source)
-        scale = float(params.pop("scale", 1.0))
-        path = synth.synthetic_extract(int(seed), params or None, cache_dir(), scale=scale)
-        if isinstance(path, pd.DataFrame):
-            return path
-        return seer.read_export(path)
-    path = Path(study.source)
-    if not path.exists():
-        raise InputError("data file not found", file=path, column="source")
-    return seer.read_export(path)
+    return seer.read_export(source_file(study.source, seed=study.seed, file=study.file))
 
 
 def write_synthetic_export(out, *, seed: int | None = None, scale: float = 1.0) -> Path:
@@ -73,10 +102,11 @@ def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
             warnings.warn(message, UserWarning, stacklevel=2)
         return frame
     if study.series is not None:  # an institutional series: its mapping makes the frame
-        from micromet.series import read_source as read_series_source
+        from micromet.series import read_series
 
-        frame = read_series_source(study.source, study.series, seed=study.seed,
-                                   cache_dir=cache_dir())
+        frame = read_series(source_file(study.source, seed=study.seed, file=study.file),
+                            study.series)
+        frame.attrs["synthetic"] = study.synthetic
         frame.attrs["n_raw"] = len(frame)
         return frame
     from micromet import seer

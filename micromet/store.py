@@ -17,6 +17,7 @@ DATA_DIR = "data"
 
 
 SUMMARIES_DIR = "summaries"
+TABLES_DIR = "tables"  # aggregate tables offered for download on the pages (CSV)
 
 
 def _path(output_dir, *parts) -> Path:
@@ -33,6 +34,17 @@ def save_frame(frame: pd.DataFrame, output_dir, name: str) -> Path:
         ignore.write_text("# row-level data: never committed, never published\n*\n")
     frame.to_parquet(path, index=True)
     return path
+
+
+def save_table(table: pd.DataFrame, output_dir, name: str) -> str:
+    """An aggregate table (no row-level data; already masked for a real source) as
+    ``tables/<name>.csv`` for the page's download link; returns that relative path."""
+    path = _path(output_dir, TABLES_DIR, f"{name}.csv")
+    flat = table.copy()
+    if isinstance(flat.columns, pd.MultiIndex):
+        flat.columns = [": ".join(str(p) for p in c if str(p)) for c in flat.columns]
+    flat.reset_index().to_csv(path, index=False, lineterminator="\n")
+    return f"{TABLES_DIR}/{name}.csv"
 
 
 def load_frame(output_dir, name: str, chapter: str) -> pd.DataFrame:

@@ -10,7 +10,14 @@ from typing import Any
 import pandas as pd
 
 from micromet import governance
-from micromet.analyses import beside_published, describe_groups, followup, paper_table_text
+from micromet.analyses import (
+    beside_published,
+    describe_groups,
+    followup,
+    paper_says,
+    paper_table_text,
+    paper_value,
+)
 from micromet.formatting import fmt_followup
 from micromet.report import (
     _flow_display,
@@ -98,6 +105,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     save_summary(summary, output_dir, "cohort", study, published=published_summary)
 
     glue = {
+        "summary_text": cohort_summary(study, data, final, tests),
         "n_extracted": fmt_count(len(extract), study),
         "n_final": fmt_count(len(data), study),
         "n_final_reference": fmt_count(final[e.reference], study),
@@ -131,6 +139,47 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
             (study.published.get("cohort") or {}).get("table1"), study, empty=True),
         glue=glue, headline=head, summary=published_summary, notes=notes, flow_object=built,
     )
+
+
+def _groups_text(counts: dict, study: Study) -> str:
+    parts = [f"{fmt_count(n, study)} {lv}" for lv, n in counts.items()]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def table_one_identical(tests: dict, published: dict | None) -> bool:
+    """True when every count of the paper's Table 1 (and its group sizes) is this run's."""
+    if not published or not published.get("categorical"):
+        return False
+    if published.get("n") and list(published["n"]) != list(tests.get("n", [])):
+        return False
+    for var, v in published["categorical"].items():
+        ours = (tests["categorical"].get(var) or {}).get("counts") or {}
+        for level, counts in (v.get("counts") or {}).items():
+            if list(ours.get(str(level), [])) != list(counts):
+                return False
+    return True
+
+
+def cohort_summary(study: Study, data: pd.DataFrame, final: dict, tests: dict) -> str:
+    """The chapter's opening lines: the cohort by group beside the paper's, and whether Table 1
+    is the paper's (by construction on the calibrated synthetic source)."""
+    paper = paper_value(study, "cohort", "final")
+    n, groups = fmt_count(len(data), study), _groups_text(final, study)
+    if study.cohort and study.cohort.criteria:
+        text = f"After the study's criteria, {n} patients remain: {groups}"
+    else:
+        text = f"The source holds {n} patients: {groups}"
+    if paper:
+        text += paper_says(True, _groups_text(paper, study))
+    text += "."
+    table1 = paper_value(study, "cohort", "table1")
+    if table1 and table_one_identical(tests, table1):
+        text += (" Table 1 is identical to the paper's" + (
+            " by construction: the synthetic generator is calibrated to the published Table 1."
+            if study.synthetic else "."))
+    elif table1:
+        text += " Table 1 is set beside the paper's below."
+    return text
 
 
 def _withheld_cohort_counts(flow, tests, levels, n_raw, outside, study) -> dict:

@@ -13,6 +13,8 @@ from micromet.analyses import (
     analysis_data,
     comparison_table,
     comparisons_text,
+    effect_summary,
+    paper_value,
     regression_table,
 )
 from micromet.chapters.matching import analysed_set
@@ -29,7 +31,7 @@ from micromet.report import (
     say_hidden,
     without_small_groups,
 )
-from micromet.store import save_summary
+from micromet.store import save_summary, save_table
 from micromet.study import Study
 
 
@@ -89,6 +91,9 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
     at = competing.timepoints(ci, horizons)
     at = at[at["cause"] == cause] if "cause" in getattr(at, "columns", ()) else at
     tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
+    for name, t in tables.items():
+        if t.beside_paper is not None:
+            t.csv = save_table(t.beside_paper, output_dir, f"{name}_vs_paper")
     pairs = comparison_table(study, outcome, data)
     first = next(iter(tables.values()), None)
     notes = list(dict.fromkeys([n for t in tables.values() for n in t.notes] + pairs.notes))
@@ -114,6 +119,10 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
     mc = study.governance.min_cell
     names = {str(k): v for k, v in o.cause_labels.items()}
     glue = {
+        "summary_text": effect_summary(
+            study, outcome, tables, pairs.summary,
+            (f"Gray's test ({' vs '.join(groups)})", gray.p_value,
+             paper_value(study, outcome, "gray", "p"))),
         "outcome_label": o.label, "outcome_label_lower": o.label[:1].lower() + o.label[1:],
         "cause_name": names.get(str(cause), f"cause {cause}"),
         "events_cause": fmt_count(n_cause, study), "events_competing": fmt_count(n_comp, study),
@@ -143,7 +152,7 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
         uni=first.uni if first else None, multi=first.multi if first else None,
         fine_gray_table=first.table if first else pd.DataFrame(),
         fine_gray_vs_published=first.vs_published if first else pd.DataFrame(),
-        cif_table=_cif_display(at),
+        cif_table=_cif_display(at, study),
         glue=glue, headline=head, summary=summary, outcome=o, notes=notes,
         tables=tables, comparisons=pairs.table, gray_all=gray_all,
         gray_table=_gray_display(groups, gray, gray_all), outcome_name=outcome,

@@ -14,7 +14,9 @@ from micromet.analyses import (
     beside_published,
     conditioning_record,
     describe_groups,
+    paper_says,
     paper_table_text,
+    paper_value,
     term_label,
 )
 from micromet.chapters.cohort import apply_withheld
@@ -101,7 +103,19 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
     caliper_text = ("none" if m.caliper is None else
                     f"{m.caliper:g} SD of the distance ({res.caliper:.4f} on the logit scale)"
                     if m.std_caliper else f"{m.caliper:g} (absolute)")
+    paper_matched = paper_value(study, "matching", "matched") or {}
+    paper_smd = paper_value(study, "matching", "max_abs_smd_after")
+    summary_text = (
+        f"{shown_count(published_summary['matched'][e.exposed], study)} of "
+        f"{fmt_count(n_exposed, study)} {e.exposed} patients were matched to "
+        f"{shown_count(published_summary['matched'][e.reference], study)} {e.reference} "
+        f"controls" + paper_says(True, f"{paper_matched[e.exposed]:,} and "
+                                       f"{paper_matched[e.reference]:,}")
+        * bool(e.exposed in paper_matched and e.reference in paper_matched)
+        + f"; the largest |SMD| after matching, excluding the distance, is {max_after:.3f}"
+        + paper_says(paper_smd) + ".")
     glue = {
+        "summary_text": summary_text,
         "ratio": str(m.ratio),
         "table2_paper_text": paper_table_text(
             (study.published.get("matching") or {}).get("table2"), "Table 2"),

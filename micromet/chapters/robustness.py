@@ -117,7 +117,8 @@ def power_rows(study: Study, data: pd.DataFrame) -> tuple[pd.DataFrame, dict, li
             if paper else None
         p_f = power.freedman_power(paper, events, n_exposed, n_control, alpha) \
             if paper else None
-        numbers[name] = {"events": events, "detectable_80": s.detectable_80,
+        numbers[name] = {"events": events, "n_exposed": n_exposed, "n_control": n_control,
+                         "detectable_80": s.detectable_80,
                          "detectable_90": s.detectable_90, "paper_estimate": paper,
                          "power_paper_schoenfeld": p_s, "power_paper_freedman": p_f}
         what = "events of interest" if o.cause is not None else "events"
@@ -313,7 +314,20 @@ def robustness_chapter(study: Study, output_dir=".") -> RobustnessChapter:
     summary = {"power": power_numbers, "evalues": evalue_numbers,
                "bootstrap": bootstrap_numbers, "weighting": weighting_numbers}
     save_summary(summary, output_dir, "robustness", study)
-    glue = {"power_text": " ".join(power_text) or "No outcome has events to power a test.",
+    first = next(iter(power_numbers.items()), None)
+    summary_text = ""
+    if first is not None:
+        name, v = first
+        o = study.outcomes[name]
+        ratio = "SHR" if o.cause is not None else "HR"
+        summary_text = (f"With {fmt_count(v['events'], study)} events ({o.label.lower()}) the "
+                        f"analysed set could detect an {ratio} of {v['detectable_80']:.2f} or "
+                        f"more (or {1 / v['detectable_80']:.2f} or less) with 80% power")
+        if v["paper_estimate"] is not None:
+            summary_text += (f"; its power for the paper's {ratio} of {v['paper_estimate']:g} "
+                             f"was {100 * v['power_paper_schoenfeld']:.0f}%")
+        summary_text += "."
+    glue = {"summary_text": summary_text, "power_text": " ".join(power_text) or "No outcome has events to power a test.",
             "evalue_text": " ".join(evalue_text) or "No exposure estimate to assess.",
             "rare_below": f"{100 * RARE_BELOW:.0f}%",
             "bootstrap_b": f"{study.robustness.bootstrap:,}"}
@@ -330,3 +344,22 @@ def robustness_chapter(study: Study, output_dir=".") -> RobustnessChapter:
         balance_table=balance_table, sweep_table=empty if sweep is None else sweep,
         glue=glue, headline=head, summary=summary, notes=list(dict.fromkeys(notes)),
         sweep=sweep)
+
+
+def power_figure(result: RobustnessChapter):
+    """Power against the true HR/SHR for each outcome, the paper's and this run's estimates
+    marked (``plots_power.power_curve``); small counts masked with a real source."""
+    from micromet import plots_power
+
+    s = result.study
+    curves = []
+    for name, v in result.summary["power"].items():
+        observed = next((e["estimate"] for k, e in result.summary["evalues"].items()
+                         if k.startswith(f"{name}:")), None)
+        curves.append({"label": s.outcomes[name].label, "events": v["events"],
+                       "events_text": fmt_count(v["events"], s),
+                       "n_exposed": v["n_exposed"], "n_control": v["n_control"],
+                       "paper": v["paper_estimate"], "observed": observed})
+    ax = plots_power.power_curve(curves, alpha=s.robustness.alpha)
+    governance.mask_figure(ax.figure, min_cell=s.governance.min_cell, real=not s.synthetic)
+    return ax.figure

@@ -13,7 +13,10 @@ from micromet.analyses import (
     _ph_table,
     comparison_table,
     comparisons_text,
+    effect_summary,
     followup,
+    paper_value,
+    ph_sentence,
     regression_table,
 )
 from micromet.chapters.competing_risks import nothing_drawn, say_hidden, without_small_groups
@@ -32,7 +35,7 @@ from micromet.report import (
     shown_count,
     survival_at_display,
 )
-from micromet.store import save_summary
+from micromet.store import save_summary, save_table
 from micromet.study import Study
 
 
@@ -82,6 +85,9 @@ def os_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
     km = survival.km(data, o.time, o.event, e) if km is None else km
     lr = survival.logrank(data, o.time, o.event, e) if logrank is None else logrank
     tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
+    for name, t in tables.items():
+        if t.beside_paper is not None:
+            t.csv = save_table(t.beside_paper, output_dir, f"{name}_vs_paper")
     pairs = comparison_table(study, outcome, data)
     first = next(iter(tables.values()), None)
     notes = list(dict.fromkeys([n for t in tables.values() for n in t.notes] + pairs.notes))
@@ -109,6 +115,10 @@ def os_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
     real = not study.synthetic
     mc = study.governance.min_cell
     glue = {
+        "summary_text": effect_summary(study, outcome, tables, pairs.summary,
+                                       ("log-rank test", lr.p_value,
+                                        paper_value(study, outcome, "logrank", "p"))),
+        "ph_text": ph_sentence(ph, study),
         "outcome_label": o.label, "outcome_label_lower": o.label[:1].lower() + o.label[1:],
         "n": shown_count(n_shown, study), "events": fmt_count(events, study),
         "logrank_p": fmt_p(lr.p_value), "logrank_df": f"{lr.df:g}",

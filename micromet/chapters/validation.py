@@ -23,7 +23,7 @@ from micromet.analyses import (
     _difference,
     _largest_count_diff,
     _table_from_rows,
-    models_vs_published,
+    beside_paper,
     versus_published,
 )
 from micromet.report import pretty
@@ -86,8 +86,10 @@ def compare_published(study: Study, output_dir=".") -> tuple[pd.DataFrame, dict]
                     fitted = (mine or {}).get(name) or {}
                     uni = _table_from_rows(fitted.get("univariable", {}))
                     multi = _table_from_rows(fitted.get("multivariable", {}))
-                    title = study.analyses[name].title if name in study.analyses else name
-                    tables[title or name] = models_vs_published(uni, multi, paper)
+                    analysis = study.analysis_named(name)
+                    tables[analysis.title or name] = beside_paper(
+                        uni, multi, paper, study, fitted.get("references"),
+                        "HR" if analysis.model == "cox" else "SHR")
                     _exposure_rows(study, name, where, fitted, paper, add)
             elif key == "comparisons" and isinstance(value, dict):
                 for name, paper in value.items():
@@ -141,7 +143,10 @@ def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
     largest = _largest_count_diff(headline_table)
     tables = {"headline": pretty(headline_table), **tables,
               "r_agreement": r_agreement(), "benchmarks": benchmarks()}
-    glue = {"validation_headline": tables["headline"],
+    summary_text = (f"{compared} values that the paper publishes are set beside this run's"
+                    + (f"; the counts differ by at most {largest:,}" if largest is not None
+                       else "") + ".")
+    glue = {"summary_text": summary_text, "validation_headline": tables["headline"],
             "validation_r_agreement": tables["r_agreement"],
             "validation_benchmarks": tables["benchmarks"]}
     head = {"quantities compared": compared, "largest |difference| in counts": largest}

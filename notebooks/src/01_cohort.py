@@ -1,6 +1,11 @@
 # %% [markdown]
 # # Cohort and Table 1
 #
+# :::{admonition} In short
+# :class: tip
+# {glue:text}`summary_text`
+# :::
+#
 # Who is in the study: the source, each inclusion and exclusion step of the study file (the paper's
 # flowchart), and the characteristics of the groups compared (the paper's Table 1).
 
@@ -24,17 +29,17 @@ mm.show_notice(S)
 # ({glue:text}`n_final_reference` {glue:text}`label_reference` and {glue:text}`n_final_exposed`
 # {glue:text}`label_exposed`).
 
-# %%
+# %% tags=["hide-input"]
 cohort = mm.cohort_chapter(S, output_dir)
 mm.publish(cohort)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 mm.headline(cohort.headline)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 cohort.flow_table
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.flowchart_figure(cohort);
 
 # %% [markdown]
@@ -44,13 +49,13 @@ mm.flowchart_figure(cohort);
 # (%) with Pearson's chi-squared test. Follow-up of the whole cohort: median {glue:text}`followup_median` months
 # (IQR {glue:text}`followup_iqr`), longest {glue:text}`followup_max` months.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 cohort.table_one
 
 # %% [markdown]
 # {glue:text}`table1_paper_text`
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(cohort.table_one_vs_published)
 
 # %% [markdown]
@@ -59,5 +64,5 @@ mm.show(cohort.table_one_vs_published)
 # Every choice comes from the study file (`micromet run` may have overridden some with `--set`);
 # the methods are described in the *Methods* page.
 
-# %% tags=["nbval-ignore-output"]
-mm.parameters_table(S)
+# %% tags=["nbval-ignore-output", "remove-input"]
+mm.show(mm.parameters_table(S))

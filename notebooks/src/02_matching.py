@@ -1,6 +1,11 @@
 # %% [markdown]
 # # Propensity-score matching and Table 2
 #
+# :::{admonition} In short
+# :class: tip
+# {glue:text}`summary_text`
+# :::
+#
 # Each patient of the exposed group is matched to controls on the logit of a propensity score
 # (nearest neighbour, MatchIt's `method = "nearest"`), within a caliper. Balance is shown before
 # and after, as standardized mean differences (SMD), variance ratios and a Love plot (the paper's
@@ -23,32 +28,33 @@ mm.show_notice(S)
 # unless the study says otherwise. {glue:text}`matched_exposed` of {glue:text}`n_exposed` exposed
 # patients found controls; {glue:text}`matched_reference` controls were used.
 
-# %%
+# %% tags=["hide-input"]
 matched = mm.matching_chapter(S, output_dir)
 mm.publish(matched)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 mm.headline(matched.headline)
 
 # %% [markdown]
 # ## Balance before and after matching
 #
-# The largest absolute SMD falls from {glue:text}`max_smd_before` to {glue:text}`max_smd_after`.
+# The largest absolute SMD of the covariates (the distance, the propensity score's logit, left
+# out) falls from {glue:text}`max_smd_before` to {glue:text}`max_smd_after`.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 matched.balance_table
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.love_plot_figure(matched);
 
 # %% [markdown]
 # ## Table 2: characteristics after matching
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 matched.table_two
 
 # %% [markdown]
 # {glue:text}`table2_paper_text`
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(matched.table_two_vs_published)

@@ -1,6 +1,11 @@
 # %% [markdown]
 # # Time to event: Kaplan-Meier and Cox models
 #
+# :::{admonition} In short
+# :class: tip
+# {glue:text}`summary_text`
+# :::
+#
 # The study's first outcome without competing risks, in the analysed set (the matched set when the
 # study matches): Kaplan-Meier curves with the numbers at risk and the log-rank test, medians and
 # survival at fixed times, the comparisons of two groups the study file lists, and its univariable
@@ -23,7 +28,7 @@ o, group = S.outcomes[S.time_outcomes[0]], S.exposure.column
 # (`o.time`, `o.event`) and groups; the chapter then fits the regression tables of the study file
 # and formats everything:
 
-# %%
+# %% tags=["hide-input"]
 data = mm.analysed_set(S, output_dir)
 km = survival.km(data, o.time, o.event, group)
 logrank = survival.logrank(data, o.time, o.event, group)
@@ -32,7 +37,7 @@ result = mm.os_chapter(S, output_dir, data=data, km=km, logrank=logrank)
 # %% tags=["remove-input"]
 mm.publish(result)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 mm.headline(result.headline)
 
 # %% [markdown]
@@ -43,40 +48,38 @@ mm.headline(result.headline)
 # {glue:text}`followup_iqr`), longest {glue:text}`followup_max`. Log-rank test across the groups
 # ({glue:text}`logrank_df` df): p = {glue:text}`logrank_p`.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.km_figure(result);
 
 # %% [markdown]
 # Median time to the event with its 95% confidence interval (R's `print(survfit)`; "not reached"
 # while the curve stays above one half), by group:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 result.median_table
 
 # %% [markdown]
 # Survival (free of the event) at fixed times, by group:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 result.survival_table
 
 # %% [markdown]
 # ## Comparisons and regression tables
 #
-# {glue:text}`comparisons_text` Then each regression table of the study file: every candidate
-# covariate alone (univariable) and the multivariable model, Efron ties as R's `coxph`, beside the
-# paper's numbers where it gives them.
+# {glue:text}`comparisons_text`
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.comparisons)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show_tables(result)
 
 # %% [markdown]
 # ## Proportional hazards
 #
 # Scaled Schoenfeld residuals against time (R's `cox.zph`, identity transform) for the
-# multivariable model of the first regression table:
+# multivariable model of the first regression table. {glue:text}`ph_text`
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 result.ph_table

@@ -1,6 +1,11 @@
 # %% [markdown]
 # # Competing risks: cumulative incidence and Fine-Gray models
 #
+# :::{admonition} In short
+# :class: tip
+# {glue:text}`summary_text`
+# :::
+#
 # The study's outcome with competing risks, in the analysed set: cumulative incidence functions and
 # Gray's test, and the univariable and multivariable Fine-Gray models of the study file, computed
 # as R's `cmprsk::cuminc` and `cmprsk::crr`.
@@ -22,7 +27,7 @@ o, group = S.outcomes[S.competing_outcomes[0]], S.exposure.column
 # (`o.cause`) between the groups the study file names; the chapter then fits the regression
 # tables of the study file and formats everything:
 
-# %%
+# %% tags=["hide-input"]
 data = mm.analysed_set(S, output_dir)
 cif = competing.cuminc(data, o.time, o.event, group)
 compared = mm.analysis_data(data, group, mm.gray_groups(S))  # the groups Gray's test compares
@@ -32,7 +37,7 @@ result = mm.bcsm_chapter(S, output_dir, data=data, cif=cif, gray=gray)
 # %% tags=["remove-input"]
 mm.publish(result)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 mm.headline(result.headline)
 
 # %% [markdown]
@@ -42,27 +47,25 @@ mm.headline(result.headline)
 # ({glue:text}`cause_name`) and {glue:text}`events_competing` competing events. Gray's test,
 # {glue:text}`gray_groups`: chi-square {glue:text}`gray_chisq`, p = {glue:text}`gray_p`.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.cif_figure(result);
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 result.gray_table
 
 # %% [markdown]
 # Cumulative incidence of the event of interest at fixed times, by group:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 result.cif_table
 
 # %% [markdown]
 # ## Comparisons and regression tables
 #
-# {glue:text}`comparisons_text` Then each regression table of the study file: subdistribution
-# hazard ratios of every candidate covariate alone (univariable) and of the multivariable model,
-# beside the paper's numbers where it gives them.
+# {glue:text}`comparisons_text`
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.comparisons)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show_tables(result)

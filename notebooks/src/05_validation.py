@@ -1,6 +1,11 @@
 # %% [markdown]
 # # Published versus reproduced
 #
+# :::{admonition} In short
+# :class: tip
+# {glue:text}`summary_text`
+# :::
+#
 # Every number the study file records from the paper (its `published` section) beside the value of
 # this run, with the difference. On a synthetic source the differences measure how closely the
 # generator imitates the published cohort; on real data they measure how well the analysis is
@@ -16,17 +21,17 @@ from micromet import pipeline as mm
 S = mm.study_parameters(study)
 mm.show_notice(S)
 
-# %%
+# %% tags=["hide-input"]
 validation = mm.validation_chapter(S, output_dir)
 mm.publish(validation)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 mm.headline(validation.headline)
 
 # %% [markdown]
 # ## Counts and headline results
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 validation.tables["headline"]
 
 # %% [markdown]
@@ -34,7 +39,7 @@ validation.tables["headline"]
 #
 # Each descriptive and regression table the paper gives, value by value.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show_tables(mm.published_tables(validation))
 
 # %% [markdown]
@@ -45,8 +50,8 @@ mm.show_tables(mm.published_tables(validation))
 # benchmark figures; both recorded in `micromet/data/r_agreement.json`, which the tests check
 # against a fresh measurement.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 validation.tables["r_agreement"]
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 validation.tables["benchmarks"]

@@ -1,6 +1,11 @@
 # %% [markdown]
 # # How robust is the answer?
 #
+# :::{admonition} In short
+# :class: tip
+# {glue:text}`summary_text`
+# :::
+#
 # A null result may be informative or merely underpowered, and an observational estimate may be
 # explained away by a confounder nobody measured. For the exposure effect on each outcome this
 # chapter gives the power the design had, the E-value of each estimate, and, when the study
@@ -18,13 +23,13 @@ from micromet import pipeline as mm
 S = mm.study_parameters(study)
 mm.show_notice(S)
 
-# %%
+# %% tags=["hide-input"]
 result = mm.robustness_chapter(S, output_dir)
 
 # %% tags=["remove-input"]
 mm.publish(result)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 mm.headline(result.headline)
 
 # %% [markdown]
@@ -35,8 +40,11 @@ mm.headline(result.headline)
 # power for the paper's own estimate (Schoenfeld, and Freedman 1982 beside it, as lifelines'
 # `power_under_cph` computes it). {glue:text}`power_text`
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.power_table)
+
+# %% tags=["nbval-ignore-output", "remove-input"]
+mm.power_figure(result);
 
 # %% [markdown]
 # ## E-values: how strong would an unmeasured confounder have to be?
@@ -49,7 +57,7 @@ mm.show(result.power_table)
 # hazard ratio has no agreed conversion: no E-value is given for it.
 # {glue:text}`evalue_text`
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.evalue_table)
 
 # %% [markdown]
@@ -62,13 +70,13 @@ mm.show(result.evalue_table)
 # (the paper's estimand) and overlap weights, and the balance those weights reach (SMD as cobalt
 # defines it).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.bootstrap_table)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.weighting_table)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.balance_table)
 
 # %% [markdown]
@@ -78,5 +86,5 @@ mm.show(result.balance_table)
 # weighting), from the saved results of `micromet sweep`; nothing is shown when the study file
 # names none.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.sweep_table)
