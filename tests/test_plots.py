@@ -274,3 +274,14 @@ def test_a_title_sits_over_the_legend(series):
     title = k.ax.title.get_window_extent(renderer)
     assert title.y0 >= legend.y1 - 1
     assert legend.width <= 1.08 * k.ax.get_window_extent(renderer).width  # rows that fit
+
+
+def test_the_power_curve_is_in_the_books_style():
+    from micromet.plots_power import power_curve
+
+    before = dict(mpl.rcParams)
+    ax = power_curve([{"label": "Overall survival", "events": 82, "n_exposed": 585,
+                       "n_control": 1170, "paper": 0.81, "observed": 0.85}])
+    assert dict(mpl.rcParams) == before and ax.figure.dpi == plots_style.DPI
+    assert _png_width(ax.figure) >= 1400
+    assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= 9
