@@ -19,7 +19,7 @@ MODULES = [
     ("Competing risks", ["competing"]),
     ("How robust is the answer", ["weighting", "bootstrap", "evalue"]),
     ("Figures", ["plots_style", "plots_flow", "plots_balance", "plots_survival",
-                 "plots_competing"]),
+                 "plots_competing", "plots_forest"]),
     ("Models' shared design matrix", ["design"]),
     ("Studies and runs", ["study", "studyfile", "run", "outputs", "kernels", "cli", "files",
                           "reproducibility"]),

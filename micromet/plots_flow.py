@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from micromet.errors import InputError
+from micromet.plots_style import DPI, FIG_WIDTH, themed
 
 #: Exclusion-box texts for the paper's criteria (``micromet.cohort.PAPER_CRITERIA``).
 PAPER_STEP_LABELS = {
@@ -37,6 +38,7 @@ def _groups_of(flow: pd.DataFrame) -> list[str]:
     return [c[len("remaining["):-1] for c in flow.columns if c.startswith("remaining[")]
 
 
+@themed
 def flowchart(flow: pd.DataFrame, group_labels=None, *, step_labels=None,
               source="Patients extracted from SEER (2018-2022)", final="Final cohort",
               hide_empty=False, figsize=None):
@@ -67,7 +69,7 @@ def flowchart(flow: pd.DataFrame, group_labels=None, *, step_labels=None,
     n_steps = len(steps)
     height = 2.0 + 1.25 * n_steps + 1.6
     # drawn at about the width of a book page so that the text is read at its own size
-    fig, ax = plt.subplots(figsize=figsize or (7.2, max(3.5, 0.78 * height)))
+    fig, ax = plt.subplots(figsize=figsize or (FIG_WIDTH, max(3.5, 0.78 * height)), dpi=DPI)
     ax.set_xlim(0, 10)
     ax.set_ylim(0, height)
     ax.axis("off")

@@ -11,9 +11,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from micromet.formatting import fmt_p  # noqa: F401  (one number style for the figure texts)
-from micromet.plots_style import palette
+from micromet.plots_style import DPI, FIG_WIDTH, SMALL, palette, themed
 
 
+@themed
 def power_curve(curves: list[dict], *, alpha: float = 0.05, ax=None):
     """Plot power against the true HR, one line per outcome; return the matplotlib Axes.
 
@@ -23,7 +24,7 @@ def power_curve(curves: list[dict], *, alpha: float = 0.05, ax=None):
     from micromet import power
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.2))
+        _, ax = plt.subplots(figsize=(FIG_WIDTH, 4.4), dpi=DPI)
     hr = np.exp(np.linspace(np.log(0.25), np.log(4.0), 241))
     colors = palette(max(len(curves), 1))
     for color, c in zip(colors, curves, strict=False):
@@ -40,7 +41,7 @@ def power_curve(curves: list[dict], *, alpha: float = 0.05, ax=None):
                     mfc="white" if key == "paper" else color, ls="none",
                     label=f"{words}, {c['label'].lower()}: {value:.2f} ({100 * p:.0f}%)")
     ax.axhline(0.8, color="0.5", lw=1, ls="--")
-    ax.text(0.26, 0.81, "80% power", color="0.4", fontsize=9, va="bottom")
+    ax.text(0.26, 0.81, "80% power", color="0.4", fontsize=SMALL, va="bottom")
     ax.axvline(1.0, color="0.7", lw=1)
     ax.set_xscale("log")
     ticks = [0.25, 0.5, 0.75, 1, 1.5, 2, 4]
@@ -50,7 +51,7 @@ def power_curve(curves: list[dict], *, alpha: float = 0.05, ax=None):
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("True hazard ratio of the exposure (log scale)")
     ax.set_ylabel(f"Power (two-sided, level {alpha:g})")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, frameon=False,
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), fontsize=SMALL, frameon=False,
               ncol=1)
     ax.figure.tight_layout()
     return ax

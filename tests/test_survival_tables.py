@@ -174,7 +174,7 @@ def test_km_plot_draws_curves_risk_table_and_p(data):
     k = km_plot(data, "time", "status", "group", times=[0, 12, 24, 36, 48, 60])
     assert k.p_value == pytest.approx(REF["survdiff"]["group"]["p"], abs=1e-12)
     texts = [t.get_text() for t in k.ax.texts]
-    assert "Log-rank P = 0.78" in texts
+    assert "Log-rank p = 0.78" in texts
     counts = sorted(t.get_text() for t in k.risk_ax.texts)
     nar = sv.numbers_at_risk(data, "time", "status", "group", [0, 12, 24, 36, 48, 60])
     assert counts == sorted(f"{v:,}" for v in nar.to_numpy().ravel())
