@@ -69,6 +69,7 @@ from micromet.chapters.validation import (  # noqa: F401
     published_tables,
     validation_chapter,
 )
+from micromet.plots_style import configure_inline  # noqa: F401
 from micromet.report import (  # noqa: F401
     apply_withheld,
     fmt_count,

@@ -132,6 +132,22 @@ def show_tables(tables) -> None:
                     + (f"{{download}}`Download this table (CSV) <{table.csv}>`."
                        if table.csv else "")))
                 show(table.beside_paper)
+            if table.forest is not None and not table.forest.empty:
+                import matplotlib.pyplot as plt
+
+                from micromet.plots_forest import forest_plot
+
+                ratio = "Subdistribution hazard ratio" if table.analysis.model == "fine_gray" \
+                    else "Hazard ratio"
+                figure = forest_plot(table.forest, label="label",
+                                     xlabel=f"{ratio} (95% CI, log scale)")
+                display(figure)
+                plt.close(figure)
+                display(Markdown(
+                    f"*{table.title.split(':')[0]}, multivariable model: the paper's estimates "
+                    "(grey squares) and this run's (circles) with their 95% confidence "
+                    "intervals; estimates that are not finite or beyond e^5 (the artefacts) "
+                    "are listed under the plot, not drawn.*"))
         elif table is not None and not table.empty:
             display(Markdown(f"**{title}.**"))
             show(table)

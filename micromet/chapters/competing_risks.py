@@ -28,7 +28,6 @@ from micromet.report import (
     published_size,
     records_of,
     rounded,
-    say_hidden,
     source_words,
     without_small_groups,
 )
@@ -185,21 +184,29 @@ def _gray_display(groups, gray, gray_all) -> pd.DataFrame:
 
 
 def cif_figure(result: CompetingChapter):
-    """Cumulative incidence of the cause of interest by group (the paper's Figure 4)."""
-    from micromet import plots_competing
+    """Cumulative incidence of the cause of interest by group (the paper's Figure 4), the
+    competing cause dashed when there is one, numbers at risk beneath, Gray's test of the groups
+    it compares; groups in the study's order and colours."""
+    from micromet import plots_competing, plots_style
 
-    o = result.outcome
+    s, o = result.study, result.outcome
     names = {int(k): v for k, v in o.cause_labels.items()} or None
-    cif, hidden = result.cif, []
-    if not result.study.synthetic:  # a small group's curve steps once per patient's event
-        _, hidden = without_small_groups(result.data, result.study)
+    cif, hidden, data = result.cif, [], result.data
+    if not s.synthetic:  # a small group's curve steps once per patient's event
+        data, hidden = without_small_groups(result.data, s)
         cif = cif[~cif["group"].astype("object").isin(hidden)]
         cif.attrs = dict(result.cif.attrs)
         if cif.empty:
-            return nothing_drawn(hidden, result.study)
+            return nothing_drawn(hidden, s)
+    note = (f"Not drawn (fewer than {s.governance.min_cell} patients): "
+            + ", ".join(map(str, hidden))) if hidden else None
     # the competing cause is drawn (dashed) when there is one; several would crowd the figure
-    ax = plots_competing.cif_plot(cif, cause=o.cause or 1, gray_p=result.gray.p_value,
-                                  competing=len(o.competing) == 1, cause_labels=names,
-                                  ylabel=f"Cumulative incidence ({o.label})")
-    say_hidden(ax, hidden, result.study)
-    return _masked(ax.figure, result.study)
+    ax = plots_competing.cif_plot(
+        cif, cause=o.cause or 1, gray_p=result.gray.p_value,
+        competing=len(o.competing) == 1, cause_labels=names,
+        ylabel=f"Cumulative incidence ({o.label})",
+        levels=[lv for lv in s.group_levels() if lv not in hidden],
+        group_label=s.exposure.label, gray_label=gray_groups(s, result.outcome_name or None),
+        data=data, duration=o.time, group=s.exposure.column,
+        times=plots_style.month_ticks(float(result.data[o.time].max())), note=note)
+    return _masked(ax.figure, s)

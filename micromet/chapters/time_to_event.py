@@ -19,7 +19,7 @@ from micromet.analyses import (
     ph_sentence,
     regression_table,
 )
-from micromet.chapters.competing_risks import nothing_drawn, say_hidden, without_small_groups
+from micromet.chapters.competing_risks import nothing_drawn, without_small_groups
 from micromet.chapters.matching import analysed_set
 from micromet.formatting import fmt_followup
 from micromet.report import (
@@ -166,17 +166,20 @@ def os_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
 
 
 def km_figure(result: SurvivalChapter):
-    """Kaplan-Meier curves with the numbers at risk (the paper's Figure 3)."""
-    from micromet import plots_survival
+    """Kaplan-Meier curves with 95% bands and the numbers at risk (the paper's Figure 3),
+    groups in the study's order and colours, ticks across the whole follow-up."""
+    from micromet import plots_style, plots_survival
 
     s, o = result.study, result.outcome
-    times = [0, *(s.models.horizon_months or [12, 24, 36, 48])]
-    if max(times) < 60 and result.data[o.time].max() >= 59:
-        times.append(60)
     data, hidden = without_small_groups(result.data, s)
     if data.empty:
         return nothing_drawn(hidden, s)
-    plot = plots_survival.km_plot(data, o.time, o.event, s.exposure.column, times=times,
-                                  p_value=result.logrank.p_value, ylabel=o.label)
-    say_hidden(plot.ax, hidden, s)
+    levels = [lv for lv in s.group_levels() if lv not in hidden]
+    note = (f"Not drawn (fewer than {s.governance.min_cell} patients): "
+            + ", ".join(map(str, hidden))) if hidden else None
+    plot = plots_survival.km_plot(
+        data, o.time, o.event, s.exposure.column,
+        times=plots_style.month_ticks(float(result.data[o.time].max())),
+        p_value=result.logrank.p_value, ylabel=o.label, levels=levels,
+        group_label=s.exposure.label, note=note)
     return _masked(plot.figure, s)

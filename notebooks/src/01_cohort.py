@@ -17,6 +17,7 @@ output_dir = "."
 from micromet import pipeline as mm
 
 S = mm.study_parameters(study)
+mm.configure_inline()
 mm.show_notice(S)
 
 # %% [markdown]

@@ -20,6 +20,7 @@ from micromet import pipeline as mm
 from micromet import survival
 
 S = mm.study_parameters(study)
+mm.configure_inline()
 mm.show_notice(S)
 o, group = S.outcomes[S.time_outcomes[0]], S.exposure.column
 

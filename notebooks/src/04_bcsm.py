@@ -19,6 +19,7 @@ from micromet import competing
 from micromet import pipeline as mm
 
 S = mm.study_parameters(study)
+mm.configure_inline()
 mm.show_notice(S)
 o, group = S.outcomes[S.competing_outcomes[0]], S.exposure.column
 

@@ -19,6 +19,7 @@ output_dir = "."
 from micromet import pipeline as mm
 
 S = mm.study_parameters(study)
+mm.configure_inline()
 mm.show_notice(S)
 
 # %% tags=["hide-input"]
