@@ -26,7 +26,7 @@ from micromet.analyses import (
     beside_paper,
     versus_published,
 )
-from micromet.report import pretty
+from micromet.report import fmt_p, pretty
 from micromet.store import load_summary
 from micromet.study import Study
 
@@ -68,10 +68,14 @@ def compare_published(study: Study, output_dir=".") -> tuple[pd.DataFrame, dict]
     (descriptive tables, regression tables) by title."""
     rows, tables = [], {}
 
-    def add(what, ours, theirs):
+    def add(what, ours, theirs, p=False):
+        number = isinstance(ours, (int, float)) and not isinstance(ours, bool)
+        difference = _difference(ours, theirs) if number else None
+        if p and number:  # p values in the book's one style
+            ours = fmt_p(ours)
+            difference = None if isinstance(theirs, str) else difference
         rows.append({"quantity": what, "reproduced": ours, "published": theirs,
-                     "difference": _difference(ours, theirs)
-                     if isinstance(ours, (int, float)) and not isinstance(ours, bool) else None})
+                     "difference": difference})
 
     def walk(where: str, ours, theirs: dict, section: str):
         ours = ours if isinstance(ours, dict) else {}
@@ -99,11 +103,12 @@ def compare_published(study: Study, output_dir=".") -> tuple[pd.DataFrame, dict]
                         if theirs_j is None:
                             continue
                         add(f"{where}: {name}, {WORDS[stat]}",
-                            found[j] if isinstance(found, list) else found, theirs_j)
+                            found[j] if isinstance(found, list) else found, theirs_j,
+                            p=stat == "p")
             elif isinstance(value, dict):
                 walk(f"{where}: {words}" if where else words, mine, value, section)
             else:
-                add(f"{where}: {words}", mine, value)
+                add(f"{where}: {words}", mine, value, p=key == "p")
 
     for section, published in study.published.items():
         if isinstance(published, dict):
@@ -128,7 +133,7 @@ def _exposure_rows(study: Study, name: str, where: str, fitted: dict, paper: dic
             if theirs[j] is None:
                 continue
             add(f"{where}: {model} {WORDS[stat]}, {levels[1]} vs {levels[0]}",
-                ours[j] if isinstance(ours, list) else ours, theirs[j])
+                ours[j] if isinstance(ours, list) else ours, theirs[j], p=stat == "p")
 
 
 def validation_chapter(study: Study, output_dir=".") -> ValidationChapter:
