@@ -161,7 +161,7 @@ def source_words(study: Study) -> str:
 
 
 def glue_figure(name: str, figure) -> None:
-    """Glue a figure for a numbered, captioned ``{glue:figure}`` in the chapter's prose (the
+    """Glue a figure for a numbered, captioned glue-figure directive in the chapter's prose (the
     caption says what is plotted, the data source and the test), not displayed here."""
     import matplotlib.pyplot as plt
     from myst_nb import glue
