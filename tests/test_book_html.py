@@ -1,17 +1,22 @@
 """The built book, opened in headless Chromium: every chapter renders its figures and tables, and
-shows no Python traceback or unrendered MyST; a screenshot of each is kept under
-book/_build/screenshots/.
+shows no Python traceback, unrendered MyST or machine path; no page logs an error to the browser
+console (an uncaught exception, a `console.error`, a resource that fails to load); a screenshot of
+each is kept under book/_build/screenshots/.
 
 Needs the book built (`make book`, which `make test` runs first) and a Chromium (Debian package
 `chromium`); without a browser the test is skipped with a message, except in CI (CI=true), where
 a missing browser or book is a failure.
 """
 
+import fcntl
+import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -78,6 +83,107 @@ def run_browser(exe: str, *args: str, timeout: int = 120) -> subprocess.Complete
                               capture_output=True, text=True, timeout=timeout)
 
 
+def console_errors(exe: str, page: Path, settle: float = 2.0, timeout: float = 60.0) -> list[str]:
+    """Open ``page`` in a fresh headless Chromium driven through the DevTools protocol over a pipe
+    (``--remote-debugging-pipe``: JSON messages ending in NUL on file descriptors 3 and 4, no
+    network port and no client library) and return what the page logged as an error: uncaught
+    exceptions (``Runtime.exceptionThrown``), ``console.error``/``console.assert`` calls and
+    browser log entries of level error (e.g. a script or stylesheet that fails to load)."""
+    to_browser_r, to_browser_w = os.pipe()
+    from_browser_r, from_browser_w = os.pipe()
+
+    def child_fds():  # the protocol's fixed descriptors: the browser reads 3, writes 4
+        read, write = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_r, from_browser_w))
+        os.dup2(read, 3)  # dup2 makes them inheritable; pass_fds keeps 3 and 4 open
+        os.dup2(write, 4)
+
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="micromet-chromium-") as profile:
+        proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}",
+                                 "--remote-debugging-pipe", "about:blank"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, preexec_fn=child_fds,
+                                pass_fds=(3, 4))
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        buffer, ids, deadline = b"", iter(range(1, 10**6)), time.monotonic() + timeout
+
+        def send(method, params=None, session=None) -> int:
+            msg = {"id": next(ids), "method": method, "params": params or {}}
+            if session:
+                msg["sessionId"] = session
+            os.write(to_browser_w, json.dumps(msg).encode() + b"\0")
+            return msg["id"]
+
+        def receive(until: float):
+            nonlocal buffer
+            while time.monotonic() < until:
+                if b"\0" in buffer:
+                    raw, buffer = buffer.split(b"\0", 1)
+                    yield json.loads(raw)
+                    continue
+                ready, _, _ = select.select([from_browser_r], [], [], until - time.monotonic())
+                if not ready:
+                    return
+                chunk = os.read(from_browser_r, 1 << 16)
+                if not chunk:
+                    return
+                buffer += chunk
+
+        def reply(msg_id: int) -> dict:
+            for msg in receive(deadline):
+                collect(msg)
+                if msg.get("id") == msg_id:
+                    assert "error" not in msg, f"DevTools: {msg['error']}"
+                    return msg.get("result", {})
+            raise AssertionError(f"no DevTools reply from Chromium for {page}")
+
+        loaded = False
+
+        def collect(msg: dict) -> None:
+            nonlocal loaded
+            method, params = msg.get("method"), msg.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                d = params["exceptionDetails"]
+                text = d.get("exception", {}).get("description") or d.get("text", "")
+                errors.append(f"uncaught: {text.splitlines()[0] if text else d} "
+                              f"({d.get('url', '')}:{d.get('lineNumber', '?')})")
+            elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+                args = " ".join(str(a.get("value", a.get("description", "")))
+                                for a in params.get("args", []))
+                errors.append(f"console.{params['type']}: {args}")
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                entry = params["entry"]
+                errors.append(f"log: {entry['text']} {entry.get('url', '')}".rstrip())
+            elif method == "Page.loadEventFired":
+                loaded = True
+
+        try:
+            target = reply(send("Target.createTarget", {"url": "about:blank"}))["targetId"]
+            session = reply(send("Target.attachToTarget",
+                                 {"targetId": target, "flatten": True}))["sessionId"]
+            for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
+                reply(send(domain, session=session))
+            reply(send("Page.navigate", {"url": page.as_uri()}, session=session))
+            for msg in receive(deadline):
+                collect(msg)
+                if loaded:
+                    break
+            assert loaded, f"{page} did not finish loading in {timeout:.0f} s"
+            for msg in receive(time.monotonic() + settle):  # async scripts, deferred errors
+                collect(msg)
+            send("Browser.close")
+        finally:
+            os.close(to_browser_w)
+            os.close(from_browser_r)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return errors
+
+
 class Page(HTMLParser):
     """What the checks need from a rendered page: images, tables, text, classes."""
 
@@ -132,6 +238,8 @@ def test_page_renders_in_a_browser(doc):
     assert "output traceback" not in dom and "ansi-red-fg" not in dom, f"{doc}: error output"
     for raw in ("{glue:", "{admonition}", "```{", "{doc}`"):
         assert raw not in text, f"{doc} shows unrendered MyST: {raw}"
+    for machine in (str(ROOT), "PosixPath(", "WindowsPath("):
+        assert machine not in text, f"{doc} shows a machine path: {machine}"
     for src in parsed.images:
         if src.startswith(("http:", "https:", "data:")):
             continue
@@ -144,6 +252,15 @@ def test_page_renders_in_a_browser(doc):
     done = run_browser(exe, f"--screenshot={shot}", "--window-size=1280,2400",
                        "--virtual-time-budget=5000", page.as_uri())
     assert shot.exists() and shot.stat().st_size > 5000, f"no screenshot of {doc}: {done.stderr[-500:]}"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_logs_no_console_error(doc):
+    exe = need_book_and_browser()
+    page = page_path(doc)
+    assert page.exists(), f"{doc} was not built"
+    errors = console_errors(exe, page)
+    assert not errors, f"{doc} logs errors in the browser console:\n" + "\n".join(errors)
 
 
 @pytest.mark.parametrize("doc", CHAPTERS)
