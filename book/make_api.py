@@ -6,7 +6,7 @@ import importlib
 import inspect
 import re
 import sys
-from pathlib import Path
+from pathlib import Path, PurePath
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,42 @@ def first_paragraph(obj) -> str:
     return re.sub(r"``([^`]+)``", r"`\1`", text)
 
 
+def symbolic_path(path: PurePath) -> str:
+    """A path as the page shows it: ``<repository>/...`` inside the repository, ``~/...`` in the
+    home folder, a relative path as it is, any other absolute path ``<path>``: never a machine's
+    own folders."""
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    for base, name in ((ROOT, "<repository>"), (Path.home(), "~")):
+        try:
+            rel = path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+        return name + ("" if rel == "." else f"/{rel}")
+    return "<path>"
+
+
+def render_default(value) -> str:
+    """A parameter's default value as the page shows it (no machine paths, see symbolic_path)."""
+    if inspect.isclass(value):
+        return value.__name__
+    if isinstance(value, PurePath):
+        return symbolic_path(value)
+    if isinstance(value, str) and (value.startswith("/") or re.match(r"[A-Za-z]:[\\/]", value)):
+        return symbolic_path(Path(value))
+    text = repr(value)
+    if "factory" in text:
+        return "<factory>"
+    # a path inside a container (a tuple of paths, a dataclass instance): shown the same way
+    text = re.sub(r"\b(?:Pure)?(?:Posix|Windows)?Path\('([^']*)'\)",
+                  lambda m: symbolic_path(Path(m.group(1))), text)
+    for base, name in ((str(ROOT), "<repository>"), (str(Path.home()), "~")):
+        if len(base) > 1:
+            text = text.replace(base, name)
+    return text
+
+
 def signature(obj) -> str:
     sig = inspect.signature(obj)
     parts, star_done = [], False
@@ -53,16 +89,7 @@ def signature(obj) -> str:
                 p.annotation)
             text += f": {ann}"
         if p.default is not p.empty:
-            default = "<factory>" if "factory" in repr(p.default) else repr(p.default)
-            if inspect.isclass(p.default):
-                default = p.default.__name__
-            if isinstance(p.default, Path):  # no machine paths: relative to the repository
-                try:
-                    rel = p.default.resolve().relative_to(ROOT).as_posix()
-                    default = "<repository>" + ("" if rel == "." else f"/{rel}")
-                except ValueError:
-                    default = "<path>"
-            text += f" = {default}"
+            text += f" = {render_default(p.default)}"
         parts.append(text)
     out = "(" + ", ".join(parts) + ")"
     if len(out) > 80:

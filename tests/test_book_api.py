@@ -24,11 +24,42 @@ def test_the_public_api_of_design_md_is_documented():
         assert f"{name}(" in API, name
 
 
-def test_the_page_is_current_and_names_no_machine_path():
+def make_api_module():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_api", ROOT / "book" / "make_api.py")
     make_api = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_api)
+    return make_api
+
+
+#: An absolute path as a machine would print it: a POSIX path starting at a top-level folder
+#: (not a ratio such as "n/d" nor a URL's path), or a Windows drive.
+ABSOLUTE_PATH = re.compile(r"(?<![\w.<>~:/])/(?:home|root|tmp|work|usr|var|opt|etc|mnt|srv|Users|"
+                           r"private|Volumes)(?:/|\b)|\b[A-Za-z]:\\")
+
+
+def test_the_page_is_current_and_names_no_machine_path():
+    make_api = make_api_module()
     assert make_api.render() == API, "book/api.md is stale: run python book/make_api.py"
-    assert str(ROOT) not in API and "PosixPath(" not in API
+    assert str(ROOT) not in API and str(Path.home()) + "/" not in API
+    for repr_of_path in ("PosixPath(", "WindowsPath(", "PurePosixPath("):
+        assert repr_of_path not in API, repr_of_path
+    found = ABSOLUTE_PATH.search(API)
+    assert found is None, f"api.md shows an absolute path: {API[found.start():found.start() + 60]!r}"
+
+
+def test_defaults_that_are_paths_are_shown_symbolically():
+    make_api = make_api_module()
+    show = make_api.render_default
+    assert show(ROOT / "notebooks") == "<repository>/notebooks"
+    assert show(ROOT) == "<repository>"
+    assert show(str(ROOT / "studies" / "seer_m0i.yml")) == "<repository>/studies/seer_m0i.yml"
+    assert show(Path.home() / "exports") == "~/exports"
+    assert show(Path("/srv/elsewhere/data.csv")) == "<path>"
+    assert show(Path("results/run")) == "results/run"
+    assert show((ROOT / "x", Path("/srv/y"), 1)) == "(<repository>/x, <path>, 1)"
+    assert show("synthetic://seer_m0i?seed=34") == "'synthetic://seer_m0i?seed=34'"
+    assert show(0.2) == "0.2" and show(None) == "None"
+    for shown in (show(ROOT / "a"), show(Path("/srv/b")), show(str(ROOT)), show([ROOT / "c"])):
+        assert ABSOLUTE_PATH.search(shown) is None and str(ROOT) not in shown
