@@ -83,12 +83,15 @@ def run_browser(exe: str, *args: str, timeout: int = 120) -> subprocess.Complete
                               capture_output=True, text=True, timeout=timeout)
 
 
-def console_errors(exe: str, page: Path, settle: float = 2.0, timeout: float = 60.0) -> list[str]:
+def open_page(exe: str, page: Path, *, width: int | None = None, expression: str | None = None,
+              settle: float = 2.0, timeout: float = 60.0) -> tuple[list[str], object]:
     """Open ``page`` in a fresh headless Chromium driven through the DevTools protocol over a pipe
     (``--remote-debugging-pipe``: JSON messages ending in NUL on file descriptors 3 and 4, no
-    network port and no client library) and return what the page logged as an error: uncaught
-    exceptions (``Runtime.exceptionThrown``), ``console.error``/``console.assert`` calls and
-    browser log entries of level error (e.g. a script or stylesheet that fails to load)."""
+    network port and no client library). Returns what the page logged as an error (uncaught
+    exceptions, ``Runtime.exceptionThrown``; ``console.error``/``console.assert`` calls; browser
+    log entries of level error, e.g. a script or stylesheet that fails to load) and the value of
+    ``expression`` evaluated in the loaded page. ``width`` emulates a phone's screen of that many
+    CSS pixels."""
     to_browser_r, to_browser_w = os.pipe()
     from_browser_r, from_browser_w = os.pipe()
 
@@ -98,6 +101,7 @@ def console_errors(exe: str, page: Path, settle: float = 2.0, timeout: float = 6
         os.dup2(write, 4)
 
     errors: list[str] = []
+    value = None
     with tempfile.TemporaryDirectory(prefix="micromet-chromium-") as profile:
         proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}",
                                  "--remote-debugging-pipe", "about:blank"],
@@ -164,6 +168,10 @@ def console_errors(exe: str, page: Path, settle: float = 2.0, timeout: float = 6
                                  {"targetId": target, "flatten": True}))["sessionId"]
             for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
                 reply(send(domain, session=session))
+            if width:
+                reply(send("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900, "deviceScaleFactor": 1,
+                            "mobile": True}, session=session))
             reply(send("Page.navigate", {"url": page.as_uri()}, session=session))
             for msg in receive(deadline):
                 collect(msg)
@@ -172,6 +180,11 @@ def console_errors(exe: str, page: Path, settle: float = 2.0, timeout: float = 6
             assert loaded, f"{page} did not finish loading in {timeout:.0f} s"
             for msg in receive(time.monotonic() + settle):  # async scripts, deferred errors
                 collect(msg)
+            if expression:
+                result = reply(send("Runtime.evaluate", {"expression": expression,
+                                                         "returnByValue": True}, session=session))
+                assert "exceptionDetails" not in result, result["exceptionDetails"]
+                value = result["result"].get("value")
             send("Browser.close")
         finally:
             os.close(to_browser_w)
@@ -181,7 +194,7 @@ def console_errors(exe: str, page: Path, settle: float = 2.0, timeout: float = 6
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    return errors
+    return errors, value
 
 
 class Page(HTMLParser):
@@ -259,8 +272,44 @@ def test_page_logs_no_console_error(doc):
     exe = need_book_and_browser()
     page = page_path(doc)
     assert page.exists(), f"{doc} was not built"
-    errors = console_errors(exe, page)
+    errors, _ = open_page(exe, page)
     assert not errors, f"{doc} logs errors in the browser console:\n" + "\n".join(errors)
+
+
+#: Run in a page shown on a 420-pixel phone screen: what is wider than the screen and does not
+#: scroll inside a box of its own, and whether the wide tables' boxes carry the scroll cue.
+ON_A_PHONE = """(() => {
+  const width = document.documentElement.clientWidth, out = {width: width, too_wide: [], no_cue: []};
+  const name = el => el.tagName.toLowerCase() + (el.className ? "." + String(el.className).split(" ")[0] : "");
+  for (const img of document.querySelectorAll("article img")) {
+    const r = img.getBoundingClientRect();
+    if (r.width > width + 1) out.too_wide.push("img " + img.getAttribute("src") + " " + r.width);
+  }
+  for (const table of document.querySelectorAll("article table")) {
+    const box = table.closest("div.output, .pst-scrollable-table-container");
+    if (!box) { if (table.getBoundingClientRect().width > width + 1) out.too_wide.push(name(table)); continue; }
+    const style = getComputedStyle(box);
+    if (box.getBoundingClientRect().width > width + 1) out.too_wide.push(name(box));
+    if (box.scrollWidth > box.clientWidth + 1 &&
+        !(["auto", "scroll"].includes(style.overflowX) && style.backgroundImage.includes("radial-gradient")))
+      out.no_cue.push(name(box) + " " + style.overflowX);
+  }
+  out.page_scrolls_sideways = document.scrollingElement.scrollWidth > width + 1;
+  return out;
+})()"""
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_fits_a_phone(doc):
+    """At 420 CSS pixels (book/_static/micromet.css): figures fit the screen, a wide table scrolls
+    sideways inside its own box with a shadow at the edge as the cue, the page itself does not."""
+    exe = need_book_and_browser()
+    errors, found = open_page(exe, page_path(doc), width=420, expression=ON_A_PHONE)
+    assert not errors, f"{doc} on a phone logs errors:\n" + "\n".join(errors)
+    assert found["width"] <= 420, found
+    assert not found["too_wide"], f"{doc}: wider than a 420-px screen: {found['too_wide']}"
+    assert not found["no_cue"], f"{doc}: a wide table scrolls without the cue: {found['no_cue']}"
+    assert not found["page_scrolls_sideways"], f"{doc}: the page scrolls sideways on a phone"
 
 
 @pytest.mark.parametrize("doc", CHAPTERS)
