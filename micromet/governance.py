@@ -103,7 +103,8 @@ def data_notice(synthetic: bool, *, source: str = "", min_cell: int = 11) -> str
             "```{admonition} Synthetic data\n:class: warning\n"
             "The numbers on this page come from **synthetic** data generated from a seed "
             f"(`{source}`), not from real patients. They imitate the published study; they are "
-            "not the published results. See *Run it on your own data* to run the analysis on "
+            "not the published results. See {doc}`Run it on your own data </book/reproduce>` to "
+            "run the analysis on "
             "real data.\n```"
         )
     return (
