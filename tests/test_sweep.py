@@ -333,6 +333,8 @@ def test_the_results_files_and_the_specification_curve(small_cache, tmp_path):
     result = sweep(out, ["matching.caliper=0.05,none", "matching.ratio=1,2"], n_jobs=2)
     frame = result.results
     assert len(frame) == 5 * 2 * 2  # 4 cells and the study's (caliper 0.2), 2 outcomes, 2 fits
+    assert list(result.seconds) == ["plan", "cohort", "cells", "write"]
+    assert all(s >= 0 for s in result.seconds.values())
     assert list(frame.columns[:6]) == ["cell", "design", "matching.caliper", "matching.ratio",
                                        "seed", "study_choice"]
     assert set(frame["measure"]) == {"HR", "SHR"} and frame["key"].str.len().eq(64).all()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,9 @@ ADJUSTMENTS = ("univariable", "multivariable")
 @dataclass
 class SweepResult:
     """A finished sweep: the tidy ``results``, its ``cells``, how many cells were ``computed``
-    now, ``reused`` from the cache or ``failed``, and the ``files`` written."""
+    now, ``reused`` from the cache or ``failed``, the ``files`` written, and the ``seconds``
+    of each step (``plan``: validation, reaching the scheduler; ``cohort``: source to cohort,
+    once; ``cells``: the cells computed; ``write``: results and figure)."""
 
     results: pd.DataFrame
     cells: list[Cell]
@@ -52,6 +55,7 @@ class SweepResult:
     failed: int
     out: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def plan_sweep(study: str | Path, grid: Sequence[str] | dict, *,
@@ -114,6 +118,7 @@ def run_sweep(study: str | Path, grid: Sequence[str] | dict, *,
     from micromet.engine import connect, map_tasks
     from micromet.sources import TREATED
 
+    clock = _Clock()
     cells = plan_sweep(study, grid, designs=designs, overrides=overrides, data=data, yes=yes,
                        max_cells=max_cells)
     base = next(c.study for c in cells if c.study_choice)
@@ -126,12 +131,14 @@ def run_sweep(study: str | Path, grid: Sequence[str] | dict, *,
         client, own = connect(scheduler), True
     elif scheduler is not None:
         client = scheduler
+    clock.lap("plan")
     try:
         cohort = sweep_cohort(base)
         columns = list(dict.fromkeys(c for cell in cells for c in analysis_columns(cell.study)))
         shared = cohort[[*columns, TREATED]]
         sha = data_hash(shared)
         keys = {c.index: cell_key(sha, c.study, c.design) for c in cells}
+        clock.lap("cohort")
         cache = out / CACHE_DIR
         with output_lock(out):
             _mark(out, base.name, [f"{CACHE_DIR}/{k}.json" for k in keys.values()]
@@ -145,7 +152,7 @@ def run_sweep(study: str | Path, grid: Sequence[str] | dict, *,
             try:
                 for i, result in map_tasks(fit_cell, tasks, shared=shared, scheduler=client,
                                            n_jobs=n_jobs):
-                    text = json.dumps(result, indent=1, sort_keys=True)
+                    text = json.dumps(result, indent=1, sort_keys=True, default=_plain)
                     if result["status"] == "ok":
                         write_atomic(cache / f"{tasks[i].key}.json", text + "\n")
                     computed[todo[i].index] = json.loads(text)
@@ -154,11 +161,13 @@ def run_sweep(study: str | Path, grid: Sequence[str] | dict, *,
             finally:
                 if bar is not None:
                     bar.close()
+            clock.lap("cells")
             results = {**found, **computed}
             frame = results_frame(run_cells, results)
             files = {"csv": out / RESULTS_CSV, "json": out / RESULTS_JSON}
             write_atomic(files["csv"], frame.to_csv(index=False, lineterminator="\n"))
-            write_atomic(files["json"], json.dumps(_records(frame), indent=1) + "\n")
+            write_atomic(files["json"],
+                         json.dumps(_records(frame), indent=1, default=_plain) + "\n")
             if figure:
                 from micromet.plots_sweep import specification_curve
 
@@ -167,12 +176,32 @@ def run_sweep(study: str | Path, grid: Sequence[str] | dict, *,
                 buffer = io.BytesIO()
                 fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
                 files["figure"] = write_atomic(out / FIGURE, buffer.getvalue())
+            clock.lap("write")
     finally:
         if own:
             client.close()
     failed = sum(1 for r in results.values() if r["status"] != "ok")
     return SweepResult(results=frame, cells=run_cells, computed=len(computed),
-                       reused=len(found), failed=failed, out=out, files=files)
+                       reused=len(found), failed=failed, out=out, files=files,
+                       seconds=clock.laps)
+
+
+class _Clock:
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
+
+
+def _plain(value):
+    """numpy scalars (a design's counts) as Python numbers for JSON."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _grid_keys(cells: list[Cell]) -> list[str]:
