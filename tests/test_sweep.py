@@ -324,6 +324,31 @@ def test_a_design_plugs_into_the_registry(small_cache, tmp_path, monkeypatch):
     assert list(result.results.drop_duplicates("cell")["design"]) == ["matching", "everyone"]
 
 
+def test_a_weighting_design_gets_a_weighted_cox_model_and_no_fine_gray(small_cache, tmp_path,
+                                                                       monkeypatch):
+    def everyone(data, treatment, covariates, study):
+        return DesignResult(data=data.drop(columns=[treatment]), weights=None, max_abs_smd=0.0)
+
+    def weighted(data, treatment, covariates, study):  # every weight 1: the same Cox model
+        return DesignResult(data=data.drop(columns=[treatment]).assign(w=1.0), weights="w",
+                            max_abs_smd=0.0)
+
+    monkeypatch.setitem(DESIGNS, "everyone", everyone)
+    monkeypatch.setitem(DESIGNS, "weighted", weighted)
+    result = sweep(tmp_path / "sweep", ["matching.ratio=2"], designs=["everyone", "weighted"],
+                   n_jobs=1)
+    frame = result.results.set_index(["design", "outcome", "adjustment"])
+    for adjustment in ("univariable", "multivariable"):
+        plain, weighted_row = (frame.loc[(d, "os", adjustment)] for d in ("everyone",
+                                                                          "weighted"))
+        assert weighted_row["status"] == "ok"
+        for column in ("estimate", "lower", "upper", "p"):
+            assert weighted_row[column] == pytest.approx(plain[column], rel=1e-9)
+        bcsm = frame.loc[("weighted", "bcsm", adjustment)]
+        assert bcsm["status"] == "failed" and "takes none" in bcsm["error"]
+        assert frame.loc[("everyone", "bcsm", adjustment), "status"] == "ok"
+
+
 def test_the_results_files_and_the_specification_curve(small_cache, tmp_path):
     import json
 

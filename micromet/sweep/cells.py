@@ -103,7 +103,6 @@ def fit_cell(data: pd.DataFrame, task: CellTask) -> dict:
 def _outcome_records(data: pd.DataFrame, weights: str | None, study: Study,
                      outcome: str) -> list[dict]:
     from micromet.analyses import exposure_term, model_fitter, screen_and_fit
-    from micromet.errors import InputError
 
     analysis = study.analysis_for(outcome)
     o = study.outcomes[outcome]
@@ -112,13 +111,12 @@ def _outcome_records(data: pd.DataFrame, weights: str | None, study: Study,
             "measure": "HR" if analysis.model == "cox" else "SHR", "term": term,
             "events": _events(data, o)}
     try:
-        if weights is not None:
-            raise InputError(f"the design gives analysis weights ({weights}); the study's "
-                             f"{analysis.model} fit is unweighted")
+        fitter = model_fitter(study, analysis) if weights is None else \
+            weighted_fitter(study, analysis, weights)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # not-estimable terms are read from the fits
             uni, multi, chosen, _ = screen_and_fit(
-                model_fitter(study, analysis), data, study, study.candidates(analysis),
+                fitter, data, study, study.candidates(analysis),
                 selection=study.selection(analysis), multivariable=analysis.multivariable)
     except Exception as exc:
         return [dict(base, adjustment=adj, estimate=None, lower=None, upper=None, p=None,
@@ -131,6 +129,27 @@ def _outcome_records(data: pd.DataFrame, weights: str | None, study: Study,
                             **_exposure_row(multi.table, getattr(multi, "not_estimable", {}),
                                             term)))
     return records
+
+
+def weighted_fitter(study: Study, analysis, weights: str):
+    """``fit(data, covariates)`` of a weighting design: the study's Cox model with the analysis
+    weights ``weights`` (``coxph(..., weights = w)``, robust variance for non-integer weights,
+    as R). micromet's Fine-Gray model takes no weights: that outcome's fit fails, named."""
+    from micromet import survival
+    from micromet.errors import InputError
+
+    o = study.outcomes[analysis.outcome]
+    m = study.models
+    if analysis.model != "cox":
+        raise InputError(f"the design gives analysis weights ({weights}) and micromet's "
+                         f"{analysis.model} model takes none", column=weights)
+
+    def fit(d, c):
+        return survival.cox(d, o.time, o.event, c, ties=m.ties, cluster=m.cluster,
+                            weights=weights, on_separation=m.on_separation,
+                            labels=study.labels,
+                            event_name="deaths" if o.cause is None else "events")
+    return fit
 
 
 def _exposure_row(table: pd.DataFrame, not_estimable: dict, term: str) -> dict:

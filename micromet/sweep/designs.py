@@ -24,8 +24,10 @@ from micromet.study import Study
 @dataclass
 class DesignResult:
     """What a design gives the models: ``data``, the analysed rows (the cohort's columns, the
-    treatment indicator dropped); ``weights``, the column of ``data`` holding analysis weights,
-    or None when the rows are analysed unweighted (matching, as the study's chapters do);
+    treatment indicator dropped); ``weights``, the column of ``data`` holding analysis weights
+    (the Cox models are then weighted, :func:`micromet.sweep.cells.weighted_fitter`; the
+    Fine-Gray model takes no weights), or None when the rows are analysed unweighted (matching,
+    as the study's chapters do);
     ``max_abs_smd``, the largest |standardized mean difference| of the covariates after the
     design; ``info``, counts worth reporting (e.g. treated units left unmatched)."""
 
