@@ -47,7 +47,7 @@ def on_cluster(workers: int) -> dict:
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         return one_sweep(scheduler=client)
 
 

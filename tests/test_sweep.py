@@ -78,7 +78,7 @@ def cluster():
     """A real Dask cluster: 2 worker processes of one thread each."""
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local, \
+                                  dashboard_address=":0") as local, \
             distributed.Client(local) as client:
         yield client
 
