@@ -31,6 +31,7 @@ def specification_curve(results: pd.DataFrame, keys: list[str], *,
     choice (``design`` and the grid ``keys``) that made the cell. Cells without an estimate
     (failed, not estimable) are counted in the panel's title. ``labels``: outcome -> title."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     needed = {"outcome", "adjustment", "estimate", "lower", "upper", "study_choice", "design",
               "measure"}
@@ -44,7 +45,7 @@ def specification_curve(results: pd.DataFrame, keys: list[str], *,
     choices = [(d, v) for d in dims for v in dict.fromkeys(_value_text(x) for x in rows[d])]
     fig = Figure(figsize=(5.2 * len(outcomes), 3.4 + 0.22 * len(choices)))
     grid = fig.add_gridspec(2, len(outcomes), height_ratios=[3.2, 0.22 * len(choices) + 0.3],
-                            hspace=0.05)
+                            hspace=0.05, wspace=0.28)
     for j, outcome in enumerate(outcomes):
         part = rows[rows["outcome"] == outcome]
         drawn = part[part["estimate"].notna()].sort_values(["estimate", "cell"], kind="stable")
@@ -65,6 +66,9 @@ def specification_curve(results: pd.DataFrame, keys: list[str], *,
         top.axhline(1.0, color="0.4", linestyle="--", linewidth=0.8)
         if len(drawn) and np.all(est > 0) and np.all(low[ok] > 0):
             top.set_yscale("log")
+            top.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            top.yaxis.set_minor_formatter(NullFormatter())
         measure = part["measure"].iloc[0]
         missing = len(part) - len(drawn)
         title = (labels or {}).get(outcome, outcome)
@@ -74,7 +78,6 @@ def specification_curve(results: pd.DataFrame, keys: list[str], *,
         top.set_title(title, fontsize=10)
         top.set_ylabel(f"{measure} (95% CI)")
         top.tick_params(axis="x", labelbottom=False)
-        top.legend(loc="best", frameon=False, fontsize=8)
         top.grid(axis="y", color="0.92")
         for i, (dim, value) in enumerate(choices):
             y = len(choices) - 1 - i
@@ -88,6 +91,8 @@ def specification_curve(results: pd.DataFrame, keys: list[str], *,
         bottom.set_xlabel("cells, sorted by estimate")
         bottom.set_xlim(-0.7, max(len(drawn), 1) - 0.3)
         bottom.set_xticks([])
-    fig.subplots_adjust(left=0.24 if len(outcomes) == 1 else 0.14, right=0.98, top=0.9,
+    handles, names = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=2, frameon=False, fontsize=8)
+    fig.subplots_adjust(left=0.3 if len(outcomes) == 1 else 0.18, right=0.98, top=0.86,
                         bottom=0.08)
     return fig
