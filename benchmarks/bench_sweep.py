@@ -87,14 +87,19 @@ def main(argv=None) -> int:
     if not args.no_save:
         results = HERE / "results"
         results.mkdir(exist_ok=True)
+        # flat figures: the validation page shows a benchmark's scalar figures (make agreement)
         figures = {"what": "study A, 24-cell sweep (caliper 4 x ratio 3 x replace 2), full scale",
                    "rounds": args.rounds, "python": platform.python_version(),
                    "machine": platform.machine(), "cores": os.cpu_count(),
-                   "load average before, after": [round(load_before, 2), round(load_after, 2)],
-                   "seconds local 2 cores": local,
-                   "seconds dask 1 worker": one, "seconds dask 2 workers": two,
+                   "load average before": round(load_before, 2),
+                   "load average after": round(load_after, 2),
+                   "seconds cohort (once)": local["cohort"],
                    "speed-up 2 vs 1 worker, cells": round(speedup_cells, 2),
                    "speed-up 2 vs 1 worker, end to end": round(speedup_total, 2)}
+        for label, t in (("local 2 cores", local), ("dask 1 worker", one),
+                         ("dask 2 workers", two)):
+            figures[f"seconds {label}, total"] = t["total"]
+            figures[f"seconds {label}, 24 cells"] = t["cells"]
         (results / "bench_sweep.json").write_text(json.dumps(figures, indent=1, sort_keys=True)
                                                   + "\n")
     return 0 if local["total"] <= 90 and speedup_cells >= 1.7 else 1
