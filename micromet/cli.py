@@ -4,6 +4,8 @@
     micromet book [--studies _build/studies] [--no-strict]
     micromet compare book/seer_m0i _build/studies/seer_m0i
     micromet synth [--seed N] [--out DIR] [--scale 1.0]
+    micromet sweep studies/seer_m0i.yml --grid matching.caliper=0.05,0.1,0.2 --grid matching.ratio=1,2,3
+                   [--design matching] [--out DIR] [--scheduler tcp://host:8786] [--jobs N] [--yes]
 """
 
 from __future__ import annotations
@@ -111,6 +113,25 @@ def _synth(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from micromet.sweep import run_sweep
+
+    designs = [d.strip() for item in args.design for d in item.split(",") if d.strip()]
+    result = run_sweep(args.study, args.grid, designs=designs or ["matching"],
+                       overrides=args.set, data=args.data, out=args.out,
+                       scheduler=args.scheduler, n_jobs=args.jobs, yes=args.yes,
+                       progress=True)
+    print(f"{len(result.cells)} cells: {result.computed} computed, {result.reused} from the "
+          f"cache, {result.failed} failed", file=sys.stderr)
+    for cell in result.cells:
+        row = result.results[result.results["cell"] == cell.index].iloc[0]
+        if row["status"] != "ok":
+            print(f"  cell {cell.index} failed: {row['error']}", file=sys.stderr)
+    for path in result.files.values():
+        print(path)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="micromet", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -145,6 +166,30 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--scale", type=float, default=1.0, help="fraction of the paper's size")
     synth.add_argument("--out", default="synthetic_export", help="output folder")
     synth.set_defaults(func=_synth)
+
+    sweep = sub.add_parser(
+        "sweep", help="re-analyse a study over a grid of specifications (caliper, ratio, ...): "
+                      "results table and specification curve")
+    sweep.add_argument("study", help="a study file (studies/seer_m0i.yml) or a study name")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                       help="a parameter and its values, e.g. --grid matching.caliper=0.05,0.1,"
+                            "0.2,none (repeat for more keys: every combination is a cell)")
+    sweep.add_argument("--design", action="append", default=[], metavar="NAME[,NAME]",
+                       help="the designs compared (default: matching)")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a parameter of every cell, as for `micromet run`")
+    sweep.add_argument("--data", help="a SEER*Stat export (its .dic beside it) replacing the "
+                                      "source")
+    sweep.add_argument("--out", help="the sweep's folder (default _build/sweeps/<study>): "
+                                     "cache/, results.csv, results.json, the figure")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the cells on a Dask cluster (tcp://host:8786; needs "
+                            "micromet[sweep]) instead of the local cores")
+    sweep.add_argument("--jobs", type=int, default=None,
+                       help="local worker processes (default: every core)")
+    sweep.add_argument("--yes", action="store_true",
+                       help="run a grid larger than micromet.sweep.MAX_CELLS cells")
+    sweep.set_defaults(func=_sweep)
     return p
 
 
@@ -194,10 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"micromet {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"micromet {args.command}: interrupted (SIGINT); {_UNTOUCHED}", file=sys.stderr)
+        print(f"micromet {args.command}: interrupted (SIGINT); {_after_interruption(args)}",
+              file=sys.stderr)
         return 128 + signal.SIGINT
     except Interrupted as exc:
-        print(f"micromet {args.command}: interrupted ({exc}); {_UNTOUCHED}", file=sys.stderr)
+        print(f"micromet {args.command}: interrupted ({exc}); {_after_interruption(args)}",
+              file=sys.stderr)
         return 128 + exc.signum
     finally:
         if not entry_point:
@@ -206,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _UNTOUCHED = "the earlier output is as it was and nothing of this run was kept"
+_RESUMABLE = ("the cells finished so far are in the sweep's cache: the same command resumes "
+              "from them")
+
+
+def _after_interruption(args) -> str:
+    return _RESUMABLE if args.command == "sweep" else _UNTOUCHED
 
 
 if __name__ == "__main__":  # pragma: no cover
