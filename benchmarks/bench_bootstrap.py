@@ -53,8 +53,8 @@ def main(argv=None) -> int:
         warnings.simplefilter("ignore")
         matched = matched_set(study)
         os_out, bc_out = study.outcomes["os"], study.outcomes["bcsm"]
-        os_covs = regression_table(study, "os", matched).chosen
-        bc_covs = regression_table(study, "bcsm", matched).chosen
+        os_covs = regression_table(study, "table3", matched).chosen
+        bc_covs = regression_table(study, "table4", matched).chosen
 
     figures = {}
     t0 = time.perf_counter()

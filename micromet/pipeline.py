@@ -57,6 +57,7 @@ from micromet.chapters.robustness import (  # noqa: F401
     RobustnessChapter,
     power_figure,
     robustness_chapter,
+    sweep_figure,
 )
 from micromet.chapters.time_to_event import (  # noqa: F401
     SurvivalChapter,
@@ -88,6 +89,7 @@ from micromet.report import (  # noqa: F401
     rounded,
     say_hidden,
     show,
+    show_figure,
     show_notice,
     show_tables,
     shown_count,

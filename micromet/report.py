@@ -160,6 +160,19 @@ def source_words(study: Study) -> str:
     return f"Registry data ({Path(study.source).name})."
 
 
+def show_figure(figure, caption: str = "") -> None:
+    """Display a figure that a study may not have (None: nothing), with its caption beneath."""
+    if figure is None:
+        return
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    display(figure)
+    plt.close(figure)
+    if caption:
+        display(Markdown(f"*{caption}*"))
+
+
 def glue_figure(name: str, figure) -> None:
     """Glue a figure for a numbered, captioned glue-figure directive in the chapter's prose (the
     caption says what is plotted, the data source and the test), not displayed here."""

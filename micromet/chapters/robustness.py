@@ -294,6 +294,49 @@ def sweep_results(study: Study) -> pd.DataFrame | None:
     return pd.read_csv(path)
 
 
+SWEEP_KEYS = ("matching.caliper", "matching.ratio", "matching.replace")
+
+
+def sweep_cells(results: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's rows with one cell per weighting design (its estimate does not depend on the
+    matching choices the grid varies, so the grid repeats it), the matching columns of those
+    cells blank."""
+    weighted = results["design"] != "matching"
+    keys = [k for k in SWEEP_KEYS if k in results.columns]
+    first = results[weighted].drop_duplicates(["design", "outcome", "adjustment"]).copy()
+    first[keys] = np.nan
+    first["study_choice"] = False
+    return pd.concat([results[~weighted], first], ignore_index=True)
+
+
+def sweep_table(study: Study, results: pd.DataFrame) -> pd.DataFrame:
+    """Per outcome (multivariable model): the study's own estimate, the range over the
+    matching specifications, how many of them have a 95% CI excluding 1, and the estimate by
+    each weighting design."""
+    rows = []
+    cells = sweep_cells(results)
+    for name, o in study.outcomes.items():
+        r = cells[(cells["outcome"] == name) & (cells["adjustment"] == "multivariable")]
+        if r.empty:
+            continue
+        match = r[r["design"] == "matching"].dropna(subset=["estimate"])
+        own = r[r["study_choice"].astype(bool)]
+        excluding = int(((match["lower"] > 1) | (match["upper"] < 1)).sum())
+        row = {"outcome": o.label, "ratio": r["measure"].iloc[0],
+               "the study's choice": fmt_hr(*own.iloc[0][["estimate", "lower", "upper"]])
+               if not own.empty else "-",
+               "matching specifications": f"{len(match)}",
+               "range of estimates": f"{match['estimate'].min():.3f}{EN_DASH}"
+                                     f"{match['estimate'].max():.3f}" if len(match) else "-",
+               "95% CI excluding 1": f"{excluding} of {len(match)}"}
+        for design in [d for d in r["design"].unique() if d != "matching"]:
+            d = r[r["design"] == design].iloc[0]
+            row[f"{design} weights"] = fmt_hr(d["estimate"], d["lower"], d["upper"]) \
+                if d["status"] == "ok" else "failed"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("outcome") if rows else pd.DataFrame()
+
+
 def robustness_chapter(study: Study, output_dir=".") -> RobustnessChapter:
     """Power, E-values, the matched-set bootstrap and weighting for the exposure effect, and
     the saved specification sweep; ``summaries/robustness.json``."""
@@ -327,7 +370,23 @@ def robustness_chapter(study: Study, output_dir=".") -> RobustnessChapter:
             summary_text += (f"; its power for the paper's {ratio} of {v['paper_estimate']:g} "
                              f"was {100 * v['power_paper_schoenfeld']:.0f}%")
         summary_text += "."
-    glue = {"summary_text": summary_text, "power_text": " ".join(power_text) or "No outcome has events to power a test.",
+    if sweep is None:
+        sweep_text = ("The study file names no saved specification sweep "
+                      "(robustness.sweep), so none is shown.")
+    else:
+        sweep_text = (
+            "The exposure's multivariable estimate in every cell of the saved sweep of "
+            "micromet sweep: each matching specification (caliper, ratio, with or without "
+            "replacement) and the weighting designs, which do not depend on those choices; "
+            "the study's own choice is marked. Computed once by the sweep and read here, "
+            "never re-run.")
+    glue = {"summary_text": summary_text, "sweep_text": sweep_text,
+            "sweep_caption": ("Specification curve: the exposure's hazard ratio (overall "
+                              "survival) and subdistribution hazard ratio (the competing-risks "
+                              "outcome) with 95% CIs in every cell of the sweep, sorted; below, "
+                              "the choices that made each cell; the study's own choice in red. "
+                              + source_words(study)),
+            "power_text": " ".join(power_text) or "No outcome has events to power a test.",
             "evalue_text": " ".join(evalue_text) or "No exposure estimate to assess.",
             "rare_below": f"{100 * RARE_BELOW:.0f}%",
             "power_caption": ("Power of the two-sided test of the exposure against its true "
@@ -345,7 +404,8 @@ def robustness_chapter(study: Study, output_dir=".") -> RobustnessChapter:
     return RobustnessChapter(
         study=study, power_table=power_table, evalue_table=evalue_table,
         bootstrap_table=bootstrap_table, weighting_table=weighting_table,
-        balance_table=balance_table, sweep_table=empty if sweep is None else sweep,
+        balance_table=balance_table,
+        sweep_table=empty if sweep is None else sweep_table(study, sweep),
         glue=glue, headline=head, summary=summary, notes=list(dict.fromkeys(notes)),
         sweep=sweep)
 
@@ -367,3 +427,17 @@ def power_figure(result: RobustnessChapter):
     ax = plots_power.power_curve(curves, alpha=s.robustness.alpha)
     governance.mask_figure(ax.figure, min_cell=s.governance.min_cell, real=not s.synthetic)
     return ax.figure
+
+
+def sweep_figure(result: RobustnessChapter):
+    """The specification curve of the saved sweep (``plots_sweep.specification_curve``): the
+    exposure's multivariable estimate in every cell, sorted, the study's choice marked; None
+    when the study names no sweep."""
+    from micromet import plots_sweep
+
+    if result.sweep is None:
+        return None
+    cells = sweep_cells(result.sweep)
+    keys = [k for k in SWEEP_KEYS if k in cells.columns]
+    labels = {k: o.label for k, o in result.study.outcomes.items()}
+    return plots_sweep.specification_curve(cells, keys, labels=labels)

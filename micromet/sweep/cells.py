@@ -111,8 +111,8 @@ def _outcome_records(data: pd.DataFrame, weights: str | None, study: Study,
             "measure": "HR" if analysis.model == "cox" else "SHR", "term": term,
             "events": _events(data, o)}
     try:
-        fitter = model_fitter(study, analysis) if weights is None else \
-            weighted_fitter(study, analysis, weights)
+        fitter = model_fitter(study, analysis.outcome, analysis.model) if weights is None \
+            else weighted_fitter(study, analysis, weights)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # not-estimable terms are read from the fits
             uni, multi, chosen, _ = screen_and_fit(
@@ -132,17 +132,19 @@ def _outcome_records(data: pd.DataFrame, weights: str | None, study: Study,
 
 
 def weighted_fitter(study: Study, analysis, weights: str):
-    """``fit(data, covariates)`` of a weighting design: the study's Cox model with the analysis
-    weights ``weights`` (``coxph(..., weights = w)``, robust variance for non-integer weights,
-    as R). micromet's Fine-Gray model takes no weights: that outcome's fit fails, named."""
-    from micromet import survival
-    from micromet.errors import InputError
+    """``fit(data, covariates)`` of a weighting design: the study's model with the analysis
+    weights ``weights``: Cox as ``coxph(..., weights = w)`` (robust variance for non-integer
+    weights, as R), Fine-Gray as ``finegray()`` then ``coxph(..., weights = fgwt * w, cluster =
+    id)`` (``micromet.competing.fine_gray_weighted``)."""
+    from micromet import competing, survival
 
     o = study.outcomes[analysis.outcome]
     m = study.models
     if analysis.model != "cox":
-        raise InputError(f"the design gives analysis weights ({weights}) and micromet's "
-                         f"{analysis.model} model takes none", column=weights)
+        def fit_fg(d, c):
+            return competing.fine_gray_weighted(d, o.time, o.event, c, cause=o.cause or 1,
+                                                weights=weights, ties=m.ties)
+        return fit_fg
 
     def fit(d, c):
         return survival.cox(d, o.time, o.event, c, ties=m.ties, cluster=m.cluster,

@@ -6,7 +6,8 @@ study's matching covariates, ``study`` the cell's :class:`~micromet.study.Study`
 ``matching`` section, its ``seed``). It returns the rows to analyse (with, for a weighting
 design, a column of analysis weights) and the balance reached. Register one with
 :func:`register_design`; ``matching`` is the study's own design (``micromet.matching.match`` as
-chapter 2 calls it). Weighting designs (IPTW-ATT, overlap weights) plug in the same way.
+chapter 2 calls it); ``iptw_att`` and ``overlap`` weight the whole cohort from the same
+propensity model (``micromet.weighting``).
 """
 
 from __future__ import annotations
@@ -80,3 +81,37 @@ def matching_design(data: pd.DataFrame, treatment: str, covariates: list,
     return DesignResult(data=res.matched.drop(columns=[treatment]), weights=None,
                         max_abs_smd=float(smd.abs().max()),
                         info={"unmatched_exposed": len(res.unmatched_treated)})
+
+
+WEIGHT_COLUMN = "_analysis_weight"
+
+
+def _weighting(data: pd.DataFrame, treatment: str, covariates: list, estimand: str,
+               s_d_denom: str) -> DesignResult:
+    from micromet import weighting
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the propensity model's conditioning: chapter 2's note
+        w = weighting.propensity_weights(data, treatment, covariates, estimand=estimand)
+        analysed = data.copy()
+        analysed[WEIGHT_COLUMN] = w["weight"].to_numpy()
+        smd = weighting.weighted_balance(analysed, treatment, covariates, WEIGHT_COLUMN,
+                                         s_d_denom=s_d_denom)["smd"]
+    return DesignResult(data=analysed.drop(columns=[treatment]), weights=WEIGHT_COLUMN,
+                        max_abs_smd=float(smd.abs().max()))
+
+
+@register_design("iptw_att")
+def iptw_att_design(data: pd.DataFrame, treatment: str, covariates: list,
+                    study: Study) -> DesignResult:
+    """Inverse-probability weights for the ATT (the paper's estimand: exposed 1, controls
+    ps / (1 - ps)) from the study's propensity model; balance as cobalt (treated SD)."""
+    return _weighting(data, treatment, covariates, "ATT", "treated")
+
+
+@register_design("overlap")
+def overlap_design(data: pd.DataFrame, treatment: str, covariates: list,
+                   study: Study) -> DesignResult:
+    """Overlap weights (exposed 1 - ps, controls ps) from the study's propensity model; balance
+    as cobalt (pooled SD)."""
+    return _weighting(data, treatment, covariates, "ATO", "pooled")

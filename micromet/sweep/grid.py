@@ -129,17 +129,16 @@ def grid_size(grid: dict[str, list], designs: list[str]) -> int:
 
 def cohort_of(study: Study) -> dict:
     """What decides the cohort (source, seed of a synthetic source, extract and criteria,
-    exposure, reader options): equal for every cell of a sweep."""
+    exposure, an institutional series' mapping): equal for every cell of a sweep."""
     seed = study.seed
     if study.synthetic:
         _, seed, _ = synthetic_request(study.source, seed=study.seed, file=study.file)
     return {"source": study.source, "source_seed": seed,
             "cohort": dataclasses.asdict(study.cohort) if study.cohort else None,
-            "exposure": dataclasses.asdict(study.exposure), "data": study.data,
-            "series": study.series}
+            "exposure": dataclasses.asdict(study.exposure), "series": study.series}
 
 
-COHORT_KEYS = ("source", "seed", "cohort", "exposure", "data", "series")
+COHORT_KEYS = ("source", "seed", "cohort", "exposure", "series")
 
 
 def expand_grid(study_file: str | Path, grid: dict[str, list], designs: list[str], *,

@@ -91,9 +91,10 @@ mm.show(result.balance_table)
 # %% [markdown]
 # ## Specification sweep
 #
-# The exposure effect across design choices (caliper, ratio, replacement, matching or
-# weighting), from the saved results of `micromet sweep`; nothing is shown when the study file
-# names none.
+# {glue:text}`sweep_text`
 
 # %% tags=["nbval-ignore-output", "remove-input"]
 mm.show(result.sweep_table)
+
+# %% tags=["nbval-ignore-output", "remove-input"]
+mm.show_figure(mm.sweep_figure(result), result.glue["sweep_caption"])
