@@ -323,6 +323,9 @@ def test_chapter_has_figures_tables_and_the_data_notice(doc):
     assert "dataframe" in " ".join(parsed.classes) or parsed.tables >= 2, f"{doc}: tables?"
     # a DataFrame shown as plain text instead of HTML is an unrendered table
     assert not re.search(r"\[\d+ rows x \d+ columns\]", text), f"{doc}: table shown as text"
+    # pandas cuts a long table to 10 rows and says so under it ("80 rows × 8 columns"): every
+    # table of the book is shown whole
+    assert not re.search(r"\d+ rows [x\u00d7] \d+ columns", text), f"{doc}: a table is cut"
     if not doc.endswith("05_validation"):
         assert any(src.endswith(".png") for src in parsed.images), f"{doc}: no figure"
     assert "Synthetic data" in text or "Registry data" in text, f"{doc}: no data notice"

@@ -38,7 +38,7 @@ mm.publish(cohort)
 mm.headline(cohort.headline)
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-cohort.flow_table
+mm.show(cohort.flow_table)
 
 # %% tags=["nbval-ignore-output", "remove-cell"]
 mm.glue_figure("flow_figure", mm.flowchart_figure(cohort))
@@ -59,7 +59,7 @@ mm.glue_figure("flow_figure", mm.flowchart_figure(cohort))
 # (IQR {glue:text}`followup_iqr`), longest {glue:text}`followup_max` months.
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-cohort.table_one
+mm.show(cohort.table_one)
 
 # %% [markdown]
 # {glue:text}`table1_paper_text`

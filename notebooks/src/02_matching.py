@@ -43,7 +43,7 @@ mm.headline(matched.headline)
 # out) falls from {glue:text}`max_smd_before` to {glue:text}`max_smd_after`.
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-matched.balance_table
+mm.show(matched.balance_table)
 
 # %% tags=["nbval-ignore-output", "remove-cell"]
 mm.glue_figure("love_figure", mm.love_plot_figure(matched))
@@ -60,7 +60,7 @@ mm.glue_figure("love_figure", mm.love_plot_figure(matched))
 # ## Table 2: characteristics after matching
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-matched.table_two
+mm.show(matched.table_two)
 
 # %% [markdown]
 # {glue:text}`table2_paper_text`

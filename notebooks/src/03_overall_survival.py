@@ -65,13 +65,13 @@ mm.glue_figure("km_figure", mm.km_figure(result))
 # while the curve stays above one half), by group:
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-result.median_table
+mm.show(result.median_table)
 
 # %% [markdown]
 # Survival (free of the event) at fixed times, by group:
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-result.survival_table
+mm.show(result.survival_table)
 
 # %% [markdown]
 # ## Comparisons and regression tables
@@ -91,4 +91,4 @@ mm.show_tables(result)
 # transform) for the multivariable model of the first regression table. {glue:text}`ph_text`
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-result.ph_table
+mm.show(result.ph_table)

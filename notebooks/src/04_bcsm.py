@@ -60,13 +60,13 @@ mm.glue_figure("cif_figure", mm.cif_figure(result))
 # ```
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-result.gray_table
+mm.show(result.gray_table)
 
 # %% [markdown]
 # Cumulative incidence of the event of interest at fixed times, by group:
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-result.cif_table
+mm.show(result.cif_table)
 
 # %% [markdown]
 # ## Comparisons and regression tables

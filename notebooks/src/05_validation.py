@@ -33,7 +33,7 @@ mm.headline(validation.headline)
 # ## Counts and headline results
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-validation.tables["headline"]
+mm.show(validation.tables["headline"])
 
 # %% [markdown]
 # ## The paper's tables
@@ -52,7 +52,7 @@ mm.show_tables(mm.published_tables(validation))
 # against a fresh measurement.
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-validation.tables["r_agreement"]
+mm.show(validation.tables["r_agreement"])
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-validation.tables["benchmarks"]
+mm.show(validation.tables["benchmarks"])
