@@ -141,13 +141,16 @@ def show_tables(tables) -> None:
                     else "Hazard ratio"
                 figure = forest_plot(table.forest, label="label",
                                      xlabel=f"{ratio} (95% CI, log scale)")
-                display(figure)
-                plt.close(figure)
-                display(Markdown(
-                    f"*{table.title.split(':')[0]}, multivariable model: the paper's estimates "
+                show_figure(
+                    figure, f"forest_{table.name}",
+                    f"{table.title.split(':')[0]}, multivariable model: the paper's estimates "
                     "(grey squares) and this run's (circles) with their 95% confidence "
-                    "intervals; estimates that are not finite or beyond e^5 (the artefacts) "
-                    "are listed under the plot, not drawn.*"))
+                    "intervals, log scale; estimates that are not finite or beyond e^5 (the "
+                    "artefacts) are listed under the plot, not drawn. "
+                    + source_words(table.study),
+                    alt=f"Forest plot of the paper's and this run's {ratio.lower()}s, term "
+                        "by term")
+                plt.close(figure)
         elif table is not None and not table.empty:
             display(Markdown(f"**{title}.**"))
             show(table)
@@ -160,17 +163,16 @@ def source_words(study: Study) -> str:
     return f"Registry data ({Path(study.source).name})."
 
 
-def show_figure(figure, caption: str = "") -> None:
-    """Display a figure that a study may not have (None: nothing), with its caption beneath."""
+def show_figure(figure, name: str, caption: str, *, alt: str) -> None:
+    """A figure a chapter shows from code (one per regression table, or one the study may not
+    have: None shows nothing), numbered and captioned as the prose's figures are: glued as
+    ``name`` and placed by a glue-figure directive with its ``caption`` and ``alt`` text."""
     if figure is None:
         return
-    import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
-    display(figure)
-    plt.close(figure)
-    if caption:
-        display(Markdown(f"*{caption}*"))
+    glue_figure(name, figure)
+    display(Markdown(f"```{{glue:figure}} {name}\n:alt: {alt}\n:width: 100%\n\n{caption}\n```"))
 
 
 def glue_figure(name: str, figure) -> None:

@@ -200,25 +200,40 @@ def open_page(exe: str, page: Path, *, width: int | None = None, expression: str
 class Page(HTMLParser):
     """What the checks need from a rendered page: images, tables, text, classes."""
 
+    VOID = {"img", "br", "hr", "meta", "link", "input", "source", "col", "wbr", "area", "base"}
+
     def __init__(self):
         super().__init__()
         self.images, self.tables, self.classes, self.text = [], 0, [], []
+        self.alts, self.captions, self.visible_inputs = [], 0, 0
         self._skip = 0
+        self._open: list[str] = []  # the open elements, to know what a cell input sits in
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        classes = (a.get("class") or "").split()
         if tag == "img":
             self.images.append(a.get("src", ""))
+            self.alts.append(a.get("alt") or "")
         if tag == "table":
             self.tables += 1
-        if a.get("class"):
-            self.classes.extend(a["class"].split())
+        if "caption-number" in classes:
+            self.captions += 1
+        if "cell_input" in classes and "details" not in self._open:
+            self.visible_inputs += 1  # code shown without a "show code" toggle
+        if classes:
+            self.classes.extend(classes)
         if tag in ("script", "style"):
             self._skip += 1
+        if tag not in self.VOID:
+            self._open.append(tag)
 
     def handle_endtag(self, tag):
         if tag in ("script", "style"):
             self._skip -= 1
+        if tag in self._open:  # close it and whatever was left open inside it
+            while self._open and self._open.pop() != tag:
+                pass
 
     def handle_data(self, data):
         if not self._skip:
@@ -328,4 +343,12 @@ def test_chapter_has_figures_tables_and_the_data_notice(doc):
     assert not re.search(r"\d+ rows [x\u00d7] \d+ columns", text), f"{doc}: a table is cut"
     if not doc.endswith("05_validation"):
         assert any(src.endswith(".png") for src in parsed.images), f"{doc}: no figure"
+    figures = [alt for src, alt in zip(parsed.images, parsed.alts) if "_images/" in src]
+    assert all(alt and not alt.endswith((".png", ".svg")) for alt in figures), \
+        f"{doc}: a figure without alt text: {figures}"
+    assert parsed.captions >= len(figures), f"{doc}: a figure without a numbered caption"
+    assert parsed.visible_inputs == 0, f"{doc}: code shown without a toggle"
+    # p values in one style: 3 decimals or <0.001, never "p = <0.001" or 7.4e-06
+    assert not re.search(r"\bp\s*=\s*<", text), f"{doc}: 'p = <'"
+    assert not re.search(r"\bp\s*[=<]\s*\d(\.\d+)?e-\d", text), f"{doc}: p in e-notation"
     assert "Synthetic data" in text or "Registry data" in text, f"{doc}: no data notice"

@@ -97,4 +97,5 @@ mm.show(result.balance_table)
 mm.show(result.sweep_table)
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-mm.show_figure(mm.sweep_figure(result), result.glue["sweep_caption"])
+mm.show_figure(mm.sweep_figure(result), "sweep_figure", result.glue["sweep_caption"],
+               alt="Specification curve of the exposure's estimate across the sweep's cells")
