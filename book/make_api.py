@@ -24,7 +24,7 @@ MODULES = [
     ("Studies and runs", ["study", "studyfile", "run", "outputs", "kernels", "cli", "files",
                           "reproducibility"]),
     ("Sources, store and report", ["sources", "store", "report", "formatting", "governance",
-                                   "analyses", "agreement"]),
+                                   "analyses", "paper", "agreement"]),
     ("The chapters", ["chapters.cohort", "chapters.matching", "chapters.time_to_event",
                       "chapters.competing_risks", "chapters.validation"]),
     ("Errors", ["errors"]),

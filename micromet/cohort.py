@@ -55,9 +55,6 @@ PAPER_CRITERIA = (
     {"name": "known cause of death", "notna": ["event"]},
 )
 
-#: The exposure restriction, for exports that also hold other M categories.
-EXPOSURE_CRITERION = {"name": "M0 or M0(i+)", "column": "m_stage", "in": ["M0", "M0(i+)"]}
-
 
 @dataclass
 class CohortResult:

@@ -17,10 +17,7 @@ from micromet.agreement import (  # noqa: F401
     r_agreement,
 )
 from micromet.analyses import (  # noqa: F401
-    ARTEFACT,
-    ARTEFACT_NOTE,
     analysis_data,
-    beside_published,
     comparison_table,
     conditioning_record,
     describe_groups,
@@ -28,13 +25,10 @@ from micromet.analyses import (  # noqa: F401
     followup,
     model_rows,
     model_table,
-    models_vs_published,
-    published_artefacts,
     regression_table,
     screen,
     screen_and_fit,
     term_label,
-    versus_published,
 )
 from micromet.chapters.cohort import (  # noqa: F401
     CohortChapter,
@@ -69,6 +63,14 @@ from micromet.chapters.validation import (  # noqa: F401
     compare_published,
     published_tables,
     validation_chapter,
+)
+from micromet.paper import (  # noqa: F401
+    ARTEFACT,
+    ARTEFACT_NOTE,
+    beside_published,
+    models_vs_published,
+    published_artefacts,
+    versus_published,
 )
 from micromet.plots_style import configure_inline  # noqa: F401
 from micromet.report import (  # noqa: F401

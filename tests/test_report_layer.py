@@ -6,14 +6,16 @@ from __future__ import annotations
 import pandas as pd
 
 from micromet.analyses import (
+    ph_sentence,
+)
+from micromet.formatting import fmt_followup, fmt_months
+from micromet.paper import (
     ARTEFACT_MARK,
     beside_paper,
     forest_rows,
     paper_hr_text,
-    ph_sentence,
     term_words,
 )
-from micromet.formatting import fmt_followup, fmt_months
 from micromet.study import load_study
 
 STUDY = load_study("seer_m0i")

@@ -11,14 +11,16 @@ import pandas as pd
 
 from micromet import governance
 from micromet.analyses import (
-    beside_published,
     describe_groups,
     followup,
+)
+from micromet.formatting import fmt_followup
+from micromet.paper import (
+    beside_published,
     paper_says,
     paper_table_text,
     paper_value,
 )
-from micromet.formatting import fmt_followup
 from micromet.report import (
     _flow_display,
     _masked,

@@ -14,10 +14,12 @@ from micromet.analyses import (
     comparison_table,
     comparisons_text,
     effect_summary,
-    paper_value,
     regression_table,
 )
 from micromet.chapters.matching import analysed_set
+from micromet.paper import (
+    paper_value,
+)
 from micromet.report import (
     _cif_display,
     _hr_text,

@@ -11,15 +11,17 @@ import pandas as pd
 
 from micromet import governance
 from micromet.analyses import (
-    beside_published,
     conditioning_record,
     describe_groups,
-    paper_says,
-    paper_table_text,
-    paper_value,
     term_label,
 )
 from micromet.chapters.cohort import apply_withheld
+from micromet.paper import (
+    beside_published,
+    paper_says,
+    paper_table_text,
+    paper_value,
+)
 from micromet.report import (
     fmt_count,
     plain_value,

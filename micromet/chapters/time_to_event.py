@@ -15,13 +15,15 @@ from micromet.analyses import (
     comparisons_text,
     effect_summary,
     followup,
-    paper_value,
     ph_sentence,
     regression_table,
 )
 from micromet.chapters.competing_risks import nothing_drawn, without_small_groups
 from micromet.chapters.matching import analysed_set
 from micromet.formatting import fmt_followup
+from micromet.paper import (
+    paper_value,
+)
 from micromet.report import (
     _hr_text,
     _masked,

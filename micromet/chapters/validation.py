@@ -19,7 +19,7 @@ import pandas as pd
 
 from micromet import governance
 from micromet.agreement import benchmarks, r_agreement
-from micromet.analyses import (
+from micromet.paper import (
     _difference,
     _largest_count_diff,
     _table_from_rows,
