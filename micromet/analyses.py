@@ -208,6 +208,21 @@ def regression_table(study: Study, name: str, data: pd.DataFrame) -> RegressionT
         published=published, study=study)
 
 
+def outcome_models(study: Study, outcome: str, data: pd.DataFrame, output_dir):
+    """The regression tables of ``outcome`` (each beside the paper saved as
+    ``tables/<name>_vs_paper.csv`` for its download link), its comparisons of two groups, and
+    their notes, once each: what chapters 3 and 4 fit for an outcome."""
+    from micromet.store import save_table
+
+    tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
+    for name, t in tables.items():
+        if t.beside_paper is not None:
+            t.csv = save_table(t.beside_paper, output_dir, f"{name}_vs_paper")
+    pairs = comparison_table(study, outcome, data)
+    notes = list(dict.fromkeys([n for t in tables.values() for n in t.notes] + pairs.notes))
+    return tables, pairs, notes
+
+
 def model_call(study: Study, outcome: str, model: str, covariates: list[str]) -> str:
     """The fit of :func:`model_fitter` written as the call a reader can run again, e.g.
     ``survival.cox(data, "time_months", "vital", ["age", "m_stage"], ties="efron")``."""

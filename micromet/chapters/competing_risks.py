@@ -11,10 +11,9 @@ import pandas as pd
 from micromet import governance
 from micromet.analyses import (
     analysis_data,
-    comparison_table,
     comparisons_text,
     effect_summary,
-    regression_table,
+    outcome_models,
 )
 from micromet.chapters.matching import analysed_set
 from micromet.paper import (
@@ -33,7 +32,7 @@ from micromet.report import (
     source_words,
     without_small_groups,
 )
-from micromet.store import save_summary, save_table
+from micromet.store import save_summary
 from micromet.study import Study
 
 
@@ -92,13 +91,8 @@ def bcsm_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     at = competing.timepoints(ci, horizons)
     at = at[at["cause"] == cause] if "cause" in getattr(at, "columns", ()) else at
-    tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
-    for name, t in tables.items():
-        if t.beside_paper is not None:
-            t.csv = save_table(t.beside_paper, output_dir, f"{name}_vs_paper")
-    pairs = comparison_table(study, outcome, data)
+    tables, pairs, notes = outcome_models(study, outcome, data, output_dir)
     first = next(iter(tables.values()), None)
-    notes = list(dict.fromkeys([n for t in tables.values() for n in t.notes] + pairs.notes))
     ev = pd.to_numeric(data[o.event])
     n_cause = int((ev == cause).sum())
     n_comp = int(ev.isin(o.competing).sum())

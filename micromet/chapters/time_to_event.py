@@ -11,12 +11,11 @@ import pandas as pd
 from micromet import governance
 from micromet.analyses import (
     _ph_table,
-    comparison_table,
     comparisons_text,
     effect_summary,
     followup,
+    outcome_models,
     ph_sentence,
-    regression_table,
 )
 from micromet.chapters.competing_risks import nothing_drawn, without_small_groups
 from micromet.chapters.matching import analysed_set
@@ -38,7 +37,7 @@ from micromet.report import (
     source_words,
     survival_at_display,
 )
-from micromet.store import save_summary, save_table
+from micromet.store import save_summary
 from micromet.study import Study
 
 
@@ -87,13 +86,8 @@ def os_chapter(study: Study, output_dir=".", outcome: str | None = None, *,
     e = study.exposure.column
     km = survival.km(data, o.time, o.event, e) if km is None else km
     lr = survival.logrank(data, o.time, o.event, e) if logrank is None else logrank
-    tables = {name: regression_table(study, name, data) for name in study.analyses_of(outcome)}
-    for name, t in tables.items():
-        if t.beside_paper is not None:
-            t.csv = save_table(t.beside_paper, output_dir, f"{name}_vs_paper")
-    pairs = comparison_table(study, outcome, data)
+    tables, pairs, notes = outcome_models(study, outcome, data, output_dir)
     first = next(iter(tables.values()), None)
-    notes = list(dict.fromkeys([n for t in tables.values() for n in t.notes] + pairs.notes))
     fu = followup(data, study)
     horizons = study.models.horizon_months or [12, 24, 36, 48]
     surv = survival.survival_at(km, horizons)
