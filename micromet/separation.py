@@ -12,13 +12,14 @@ such a direction. Risk sets: Cox, those still at risk (within the stratum); Fine
 subdistribution risk sets (still at risk, or failed of a competing cause before; the censoring
 weights are positive and do not change the condition).
 
-The constraints are built on distinct covariate patterns, and an event pattern is compared with
-the patterns of the union of its events' risk sets, so their number is bounded by (patterns)².
-Where that is still too many (continuous covariates at registry scale), the test is restricted to
+The program is built on distinct covariate patterns and is linear in their number: instead of one
+constraint per (event pattern, risk-set pattern) pair, running maxima of the linear predictor over
+the nested risk sets carry the comparison (``_constraints``), so a registry cohort with continuous
+covariates is tested over all its terms. Past ``MAX_CONSTRAINTS`` rows the test is restricted to
 the binary terms (``d`` zero on the others): exact for combinations of categories, such as ER with
-the HR-negative subtypes; directions through continuous terms are left to the single-term check
-and to the check of the fitted path (``micromet.survival.diverging_terms``). ``test`` in the result
-says which was run.
+the HR-negative subtypes; directions through continuous terms are then left to the single-term
+check and to the check of the fitted path (``micromet.survival.diverging_terms``). ``test`` in the
+result says which was run.
 """
 
 from __future__ import annotations
@@ -187,23 +188,66 @@ def monotone_direction(X: pd.DataFrame, time, event, *, competing=None, strata=N
                     binary=all(binary[columns[j]] for j in range(k) if d[j] != 0), low=low)
 
 
-def _solve(A: np.ndarray, free: list[int]) -> np.ndarray | None:
-    """A direction with ``A d >= 0`` and ``A d != 0``, zero outside ``free``; None if none."""
+@dataclass
+class _Program:
+    """``A_ub z <= 0`` over ``z = (d, u, w)``: the direction ``d`` (k terms) and, per stratum,
+    the running maxima ``u`` and ``w`` of the linear predictor over the risk sets; ``c`` is
+    ``Σ (x_event − x_at_risk)`` over every (event pattern, at-risk pattern) pair, the objective;
+    ``scale`` the largest spread of a term (for the tolerance)."""
+
+    A: object  # scipy.sparse CSR matrix
+    k: int
+    c: np.ndarray
+    scale: float
+
+    def __len__(self) -> int:
+        return self.A.shape[0]
+
+
+def _solve(program: _Program, free: list[int]) -> np.ndarray | None:
+    """A direction with every event's linear predictor at least its risk set's, not all equal,
+    zero outside ``free``; None if none."""
     from scipy.optimize import linprog
 
-    k = A.shape[1]
-    bounds = [(-1, 1) if j in free else (0, 0) for j in range(k)]
-    res = linprog(-A.sum(axis=0), A_ub=-A, b_ub=np.zeros(len(A)), bounds=bounds,
+    k, n = program.k, program.A.shape[1]
+    bounds = [(-1, 1) if j in free else (0, 0) for j in range(k)] + [(None, None)] * (n - k)
+    objective = np.concatenate([-program.c, np.zeros(n - k)])
+    res = linprog(objective, A_ub=program.A, b_ub=np.zeros(program.A.shape[0]), bounds=bounds,
                   method="highs")
-    if res.status != 0 or -res.fun <= TOL * max(1.0, float(np.abs(A).max())):
+    if res.status != 0 or -res.fun <= TOL * max(1.0, program.scale):
         return None
-    return np.where(np.abs(res.x) > 1e-6, res.x, 0.0)
+    d = res.x[:k]
+    return np.where(np.abs(d) > 1e-6, d, 0.0)
 
 
-def _constraints(values, t, ev, comp, s, limit):
-    """Rows ``x_event_pattern − x_risk_pattern`` over distinct patterns (None past ``limit``)."""
-    rows = []
-    count = 0
+def _constraints(values, t, ev, comp, s, limit) -> _Program | None:
+    """The linear program of :func:`monotone_direction`, of size linear in the number of distinct
+    covariate patterns (None past ``limit`` rows).
+
+    "Every event pattern q lies at least as high as every pattern p of its risk set" is written
+    with running maxima instead of one row per (q, p) pair: the patterns still at risk at the
+    first event time of q form a set that shrinks as that time grows, so ``u_l`` (one per distinct
+    first event time, ``u_l >= u_(l+1)``) bounds the patterns whose last time reaches level l and
+    ``x_q·d >= u_l(q)``; crr's patients failed of a competing cause before the last event time of
+    q form a set that grows with that time, bounded the same way by ``w``. Exact: the pairs'
+    constraints hold if and only if the running maxima's do."""
+    from scipy import sparse
+
+    k = values.shape[1]
+    rows, cols, vals = [], [], []
+    n_rows, n_vars = 0, k
+    objective = np.zeros(k)
+    scale = float(np.ptp(values, axis=0).max()) if len(values) else 0.0
+
+    def add(block_cols, block_vals):
+        """Rows ``sum(vals * z[cols]) <= 0``: one per row of the (r, m) arrays."""
+        nonlocal n_rows
+        r = block_cols.shape[0]
+        rows.append(np.repeat(np.arange(n_rows, n_rows + r), block_cols.shape[1]))
+        cols.append(block_cols.ravel())
+        vals.append(block_vals.ravel())
+        n_rows += r
+
     for stratum in np.unique(s):
         inside = s == stratum
         v, tt, e, c = values[inside], t[inside], ev[inside], comp[inside]
@@ -213,19 +257,76 @@ def _constraints(values, t, ev, comp, s, limit):
                                       else pd.Index(v[:, 0]))
         patterns = np.asarray([list(u) if isinstance(u, tuple) else [u] for u in uniques],
                               dtype=float)
-        for q in np.unique(codes[e]):
-            times_q = tt[e & (codes == q)]
-            at_risk = tt >= times_q.min()
-            if c.any():  # Fine-Gray: failed of a competing cause before, still in the set
-                at_risk |= c & (tt < times_q.max())
-            present = np.unique(codes[at_risk])
-            present = present[present != q]
-            count += len(present)
-            if limit is not None and count > limit:
-                return None
-            if len(present):
-                rows.append(patterns[q] - patterns[present])
-    return np.vstack(rows) if rows else np.zeros((0, values.shape[1]))
+        n_pat = len(patterns)
+        last = np.full(n_pat, -np.inf)
+        np.maximum.at(last, codes, tt)
+        first_ev = np.full(n_pat, np.inf)
+        np.minimum.at(first_ev, codes[e], tt[e])
+        last_ev = np.full(n_pat, -np.inf)
+        np.maximum.at(last_ev, codes[e], tt[e])
+        q = np.flatnonzero(np.isfinite(first_ev))  # the event patterns
+        # Cox part: at risk at the first event time of q
+        levels = np.unique(first_ev[q])
+        p = np.flatnonzero(last >= levels[0])
+        blocks = [(levels, q, np.searchsorted(levels, first_ev[q]), p,
+                   np.searchsorted(levels, last[p], side="right") - 1, -1)]
+        if c.any():  # Fine-Gray: failed of a competing cause before the last event time of q
+            first_comp = np.full(n_pat, np.inf)
+            np.minimum.at(first_comp, codes[c], tt[c])
+            marks = np.unique(last_ev[q])
+            pc_ = np.flatnonzero(first_comp < marks[-1])
+            if len(pc_):
+                blocks.append((marks, q, np.searchsorted(marks, last_ev[q]), pc_,
+                               np.searchsorted(marks, first_comp[pc_], side="right"), +1))
+        count = sum(len(b[1]) + len(b[3]) + len(b[0]) - 1 for b in blocks)
+        if limit is not None and n_rows + count > limit:
+            return None
+        for lv, qq, lq, pp, lp_, step in blocks:  # levels, event patterns, their levels, ...
+            base = n_vars
+            n_vars += len(lv)
+            # x_q·d - m_l(q) >= 0   ->   -x_q·d + m_l(q) <= 0
+            add(np.column_stack([np.tile(np.arange(k), (len(qq), 1)), base + lq]),
+                np.column_stack([-patterns[qq], np.ones(len(qq))]))
+            # x_p·d - m_l(p) <= 0
+            add(np.column_stack([np.tile(np.arange(k), (len(pp), 1)), base + lp_]),
+                np.column_stack([patterns[pp], -np.ones(len(pp))]))
+            # the chain: u_(l+1) <= u_l (step -1: shrinking sets), w_l <= w_(l+1) (step +1)
+            lo = np.arange(len(lv) - 1)
+            if len(lo):
+                bigger, smaller = (lo, lo + 1) if step < 0 else (lo + 1, lo)
+                add(np.column_stack([base + smaller, base + bigger]),
+                    np.column_stack([np.ones(len(lo)), -np.ones(len(lo))]))
+        objective += _pair_sums(patterns, q, first_ev, last_ev, last,
+                                first_comp if c.any() else None)
+    if n_rows == 0:
+        return _Program(A=sparse.csr_matrix((0, k)), k=k, c=objective, scale=scale)
+    A = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n_rows, n_vars))
+    A.eliminate_zeros()
+    return _Program(A=A, k=k, c=objective, scale=scale)
+
+
+def _pair_sums(patterns, q, first_ev, last_ev, last, first_comp) -> np.ndarray:
+    """``Σ_q Σ_(p in R(q)) (x_q − x_p)``, the objective: over the patterns at risk at q's first
+    event time and (Fine–Gray) over those failed of a competing cause before its last one, by
+    sorted running sums. A pattern in both sets counts twice: any positive weights give a
+    positive optimum exactly when a direction exists."""
+    k = patterns.shape[1]
+
+    def running(key):
+        order = np.argsort(key, kind="stable")
+        return key[order], np.vstack([np.zeros(k), np.cumsum(patterns[order], axis=0)])
+
+    keys, sums = running(last)  # at risk: last >= first event time of q
+    j = np.searchsorted(keys, first_ev[q], side="left")
+    count = (len(keys) - j).astype(float)
+    total = sums[-1] - sums[j]
+    if first_comp is not None:  # failed of a competing cause: first_comp < last event time of q
+        keys, sums = running(first_comp)
+        j = np.searchsorted(keys, last_ev[q], side="left")
+        count = count + j
+        total = total + sums[j]
+    return (count[:, None] * patterns[q] - total).sum(axis=0)
 
 
 def leave_out_covariates(not_est: dict, design, labels: dict | None = None):
