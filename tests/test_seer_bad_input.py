@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from micromet.errors import InputError
@@ -291,3 +292,23 @@ def test_tidy_rejects_values_that_are_not_text():
     other = raw.copy()
     other["Year of diagnosis"] = other["Year of diagnosis"].astype(int)
     raises(tidy, other, match=r"column 'Year of diagnosis', row 1, value 2019: not text")
+
+
+# ---------------------------------------------------------------- repeated records
+
+
+def test_a_repeated_record_is_refused_at_its_own_row_and_a_second_primary_is_not():
+    raw = read_export(REFERENCE.with_suffix(".csv"))
+    n = len(raw)
+    # A second primary: the same patient, another record (different fields) — accepted.
+    second = raw.iloc[[3]].copy()
+    second["Survival months"] = "0001" if raw.iloc[3]["Survival months"] != "0001" else "0002"
+    tidied = tidy(pd.concat([raw, second], ignore_index=True))
+    assert len(tidied) == n + 1
+    # The same record twice, the copy put in the middle: refused at the copy's 1-based row.
+    rows = [*range(0, 6), 2, *range(6, n)]
+    repeated = raw.iloc[rows].reset_index(drop=True)
+    repeated.attrs = raw.attrs
+    err = raises(tidy, repeated, match=r"1 records repeat an earlier record")
+    assert err.row == 7
+    assert err.column is None and err.value is None

@@ -98,13 +98,18 @@ def _year_value(label: str):
     return int(label) if len(label) == 4 and label.isdigit() else None
 
 
-def _refuse_duplicates(raw: pd.DataFrame, file) -> None:
+def _refuse_duplicates(raw: pd.DataFrame, file, ids: np.ndarray) -> None:
     """A record repeated field for field (a listing exported twice, files concatenated) would be
     counted twice: refused, naming the first repeated row. (One patient may have several records
-    with different fields: one per primary tumour.)"""
-    repeated = raw.duplicated(keep="first").to_numpy()
+    with different fields: one per primary tumour.) Only the records whose Patient ID occurs more
+    than once can repeat one another (``ids``: the Patient IDs' factor codes): the others are not
+    compared."""
+    shared = np.flatnonzero(np.bincount(ids)[ids] > 1)
+    if len(shared) == 0:
+        return
+    repeated = raw.iloc[shared].duplicated(keep="first").to_numpy()
     if repeated.any():
-        first = int(np.flatnonzero(repeated)[0])
+        first = int(shared[np.flatnonzero(repeated)[0]])
         raise InputError(f"{int(repeated.sum()):,} records repeat an earlier record field for "
                          "field (the first repeat is this row); remove the repeats (an export "
                          "saved twice, or files joined together?)", file=file, row=first + 1)
@@ -228,12 +233,12 @@ def tidy(raw: pd.DataFrame, grade: str = DEFAULT_GRADE) -> pd.DataFrame:
         raise InputError(
             "required column missing (have: " + ", ".join(map(str, raw.columns)) + ")",
             file=file, column=missing[0])
-    _refuse_duplicates(raw, file)
     index = raw.index
     col = {name: _Column(raw, name, file) for name in (*REQUIRED_COLUMNS, grade_name)}
+    _refuse_duplicates(raw, file, col[PATIENT_ID].codes)
 
     out = {}
-    out["patient_id"] = col[PATIENT_ID].as_str(index)
+    out["patient_id"] = pd.Series(raw[PATIENT_ID].to_numpy(dtype=object), index=index)
     out["age"] = pd.Series(col[AGE].map_values(
         _age_value, "not a label of the age recode ('00 years' to '89 years', '90+ years' or "
                     "'Unknown')"), index=index)
