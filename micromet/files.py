@@ -108,10 +108,20 @@ def build_once(target: str | Path, build: Callable[[Path], object],
     return target
 
 
+#: Digests already computed in this process, by (resolved path, size, modification time in ns).
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
 def sha256_of(path: str | Path) -> str:
-    """The SHA-256 of a file, in hex (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 of a file, in hex (read in 1 MiB blocks; computed once per process for a
+    file whose size and modification time have not changed)."""
+    path = Path(path)
+    info = path.stat()
+    key = (str(path.resolve()), info.st_size, info.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)  # hashlib lets other threads run meanwhile
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
