@@ -74,7 +74,7 @@ def stage_book(root: Path, studies: Path) -> Path:
 def _run(args) -> int:
     from micromet.run import run_study
 
-    run_study(args.study, data=args.data, out=args.out, overrides=args.set)
+    run_study(args.study, data=args.data, out=args.out, overrides=args.set, kernel=args.kernel)
     return 0
 
 
@@ -143,6 +143,9 @@ def parser() -> argparse.ArgumentParser:
                      "book/<study> refreshes the committed chapters)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a parameter, dotted keys: --set matching.caliper=0.1")
+    run.add_argument("--kernel", action="store_true",
+                     help="run the chapters in a Jupyter kernel instead of this process (slower; "
+                          "the way Jupyter runs a notebook)")
     run.set_defaults(func=_run)
 
     book = sub.add_parser("book", help="build the HTML book (book/_build/html)")

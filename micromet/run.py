@@ -1,9 +1,12 @@
 """``micromet run``: execute a study's chapters with papermill, atomically.
 
 ``run_study`` validates the study (``micromet.study``), executes ``notebooks/<chapter>.ipynb`` in
-the order the study lists them (one ``python3`` kernel for all of them, parameters ``study`` and
-``output_dir``, the kernel's working directory being the output folder; what a chapter needs
-from an earlier one is read from that folder, so each notebook also runs alone), hides the injected-parameters cell from the
+the order the study lists them (parameters ``study`` and ``output_dir``, the working directory
+being the output folder; what a chapter needs from an earlier one is read from that folder, so
+each notebook also runs alone). The cells run in an IPython shell of this process
+(``micromet.shell``: micromet imported once, the checked export handed to chapter 1 in memory) or,
+with ``kernel=True``, in one ``python3`` Jupyter kernel for all the chapters
+(``micromet.kernels``). It hides the injected-parameters cell from the
 book (tag ``remove-cell``), strips papermill's volatile metadata, writes ``results.json``, and only
 then moves the whole folder to ``_build/studies/<study>/`` (or ``out``; ``make publish`` gives
 ``book/<study>/``, the committed chapters). If any chapter fails, nothing is
@@ -15,6 +18,8 @@ ids, rounded floats, no timestamps or paths.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
@@ -68,8 +73,11 @@ def run_study(
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
     log: Callable[[str], None] | None = None,
     execution_timeout: int | None = 1800,
+    kernel: bool = False,
 ) -> Path:
-    """Execute every chapter of ``study`` and move the outputs to ``out``; return ``out``."""
+    """Execute every chapter of ``study`` and move the outputs to ``out``; return ``out``.
+    ``kernel``: run the chapters in a Jupyter kernel instead of this process (also the case
+    when called from inside IPython or Jupyter)."""
     if not isinstance(study, Study):
         study = load_study(study, overrides, data=data)
     elif overrides or data is not None:
@@ -96,8 +104,11 @@ def run_study(
 
     import papermill  # imported here: `micromet --help` stays fast
 
+    from micromet import shell
+
+    in_process = not kernel and shell.available()
     with output_lock(out):
-        return _execute(study, templates, out, log, execution_timeout, papermill)
+        return _execute(study, templates, out, log, execution_timeout, papermill, in_process)
 
 
 #: Arguments of the study's kernel: its own logging silenced (its TCP notice; its complaints when
@@ -109,24 +120,48 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL",
                     "--IPKernelApp.exec_lines=['import micromet.pipeline']"]
 
 
-def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> Path:
-    import asyncio
-
+def _execute(study, templates, out: Path, log, execution_timeout, papermill,
+             in_process: bool) -> Path:
     work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
-    # one kernel for the whole study, started now: it imports micromet while the export is read
-    kernel = ChapterKernelManager(kernel_name=KERNEL)
-    try:
-        asyncio.run(kernel.start_kernel(cwd=str(work), extra_arguments=KERNEL_ARGUMENTS))
-        if not study.synthetic:  # a bad export is named now, not from inside a kernel
-            from micromet.sources import check_source
+    with contextlib.ExitStack() as stack:
+        try:
+            if in_process:
+                from micromet import shell
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the chapters report them
-                check_source(study, work)  # keeps the tidied export for chapter 1
-    except BaseException:
-        _shut_down(kernel)
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+                runner = stack.enter_context(shell.chapter_shell())
+                execute = {"engine_name": shell.register(), "shell": runner}
+                # micromet's chapter layer is imported while the export is read, and done before
+                # any chapter starts (an import running beside a chapter could change
+                # matplotlib's settings under it)
+                loading = shell.preload("micromet.pipeline")
+                if not study.synthetic:  # its digest, for the parameters and results.json
+                    shell.in_background(sha256_of, study.source)
+            else:
+                # one kernel for the whole study, started now: it imports micromet while the
+                # export is read
+                kernel = ChapterKernelManager(kernel_name=KERNEL)
+                stack.callback(_shut_down, kernel)
+                asyncio.run(kernel.start_kernel(cwd=str(work), extra_arguments=KERNEL_ARGUMENTS))
+                execute = {"km": kernel, "extra_arguments": KERNEL_ARGUMENTS}
+            if not study.synthetic:  # a bad export is named now, not from inside a chapter
+                from micromet.sources import check_source
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the chapters report them
+                    check_source(study, work, in_memory=in_process)  # kept for chapter 1
+            if in_process:
+                loading.join()
+        except BaseException:
+            stop_all()
+            _forget(work)
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return _run_chapters(study, templates, work, out, log, execution_timeout, papermill,
+                             execute)
+
+
+def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeout, papermill,
+                  execute: dict) -> Path:
     parameters = {"study": injectable(study), "output_dir": "."}
     redact = {}
     if not study.synthetic:
@@ -137,9 +172,9 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
     source = study.source if study.synthetic else Path(study.source).name
     log(f"micromet run {study.name}: {len(templates)} chapter{plural}, source {source}")
     started = time.perf_counter()
-    # the same kernel runs every chapter (micromet and its dependencies are imported once;
+    # one shell (or kernel) runs every chapter: micromet and its dependencies are imported once;
     # what a chapter needs from an earlier one still goes through the output folder, so each
-    # notebook also runs alone)
+    # notebook also runs alone
     try:
         for number, (chapter, template) in enumerate(templates, start=1):
             target = work / f"{chapter}.ipynb"
@@ -149,10 +184,7 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
                     str(template), str(target), parameters=parameters, kernel_name=KERNEL,
                     progress_bar=False, log_output=False, cwd=str(work),
                     request_save_on_cell_execute=False,  # written once, when the chapter ends
-                    execution_timeout=execution_timeout,
-                    extra_arguments=KERNEL_ARGUMENTS,  # the kernel is already running: unused
-                    km=kernel,
-                )
+                    execution_timeout=execution_timeout, **execute)
             except papermill.PapermillExecutionError as exc:
                 kept = _keep_failed(target)
                 log(f"  [{number}/{len(templates)}] {chapter:<24} FAILED after "
@@ -161,6 +193,7 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
                 raise ChapterFailed(chapter, f"{exc.ename}: {exc.evalue}{where}", kept) from exc
             clean_notebook(target, redact)
             log(f"  [{number}/{len(templates)}] {chapter:<24} {time.perf_counter() - t0:6.1f} s")
+        _forget(work)
         write_results(work, study)
         write_marker(work, study.name)
         # checked again just before the swap: the folder may have changed during the run
@@ -168,12 +201,18 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill) -> 
         replace_dir(work, out)
     except BaseException:
         stop_all()  # a kernel interrupted while starting is not nbclient's to stop yet
+        _forget(work)
         shutil.rmtree(work, ignore_errors=True)
         raise
-    finally:
-        _shut_down(kernel)
     log(f"wrote {out} in {time.perf_counter() - started:.1f} s")
     return out
+
+
+def _forget(work: Path) -> None:
+    """Drop the tidied export kept in memory for chapter 1 (if chapter 1 did not take it)."""
+    from micromet.sources import forget_checked
+
+    forget_checked(work)
 
 
 def _shut_down(kernel: ChapterKernelManager) -> None:

@@ -96,8 +96,10 @@ def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
     like every file of ``data/``) is used when present, and the warnings that reading gave are
     given again, so the chapter's notes are the same as if it had read the export itself."""
     kept = None if output_dir is None else Path(output_dir) / DATA_DIR / f"{SOURCE_FRAME}.parquet"
-    if kept is not None and kept.exists():
-        frame = load_frame(output_dir, SOURCE_FRAME, "01_cohort")
+    checked = None if output_dir is None else _CHECKED.pop(_key(output_dir), None)
+    if checked is not None or (kept is not None and kept.exists()):
+        frame = checked if checked is not None else load_frame(output_dir, SOURCE_FRAME,
+                                                               "01_cohort")
         for message in frame.attrs.get("source_warnings", []):
             warnings.warn(message, UserWarning, stacklevel=2)
         return frame
@@ -121,11 +123,25 @@ def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
     return frame
 
 
-def check_source(study: Study, output_dir=None) -> None:
+#: Tidied exports checked by ``check_source(..., in_memory=True)``, by run folder, until chapter 1
+#: of that run takes its own (``analysis_frame``) or the run ends (``forget_checked``).
+_CHECKED: dict[str, pd.DataFrame] = {}
+
+
+def _key(output_dir) -> str:
+    return str(Path(output_dir).resolve())
+
+
+def forget_checked(output_dir) -> None:
+    _CHECKED.pop(_key(output_dir), None)
+
+
+def check_source(study: Study, output_dir=None, *, in_memory: bool = False) -> None:
     """Read and check a real source as chapter 1 will, before any chapter runs: a bad export or
     series stops the run at once with the named error (file, column, 1-based row, value), and
     a cohort that the criteria empty stops naming the step. With ``output_dir`` (the run's work
-    folder) the tidied export is kept there for chapter 1, which then does not read it again."""
+    folder) the tidied export is kept for chapter 1, which then does not read it again: in
+    ``data/`` of that folder, or, with ``in_memory`` (chapters run in this process), in memory."""
     from micromet import cohort as cohort_mod
 
     with warnings.catch_warnings(record=True) as caught:
@@ -137,7 +153,9 @@ def check_source(study: Study, output_dir=None) -> None:
     criteria = list(study.cohort.criteria) if study.cohort else []
     cohort_mod.build_cohort(extract, criteria, e.column,
                             levels=e.levels or [e.reference, e.exposed])
-    if output_dir is not None:
+    if output_dir is not None and in_memory:
+        _CHECKED[_key(output_dir)] = frame
+    elif output_dir is not None:
         save_frame(frame, output_dir, SOURCE_FRAME)
 
 

@@ -157,16 +157,22 @@ def test_validation_page_glues_what_the_prose_pastes():
 
 
 @pytest.mark.slow
-def test_other_parameters_on_a_small_real_export_give_a_consistent_masked_book(tmp_path):
-    from micromet import synth
+@pytest.mark.parametrize("kernel", [False, True], ids=["shell", "kernel"])
+def test_other_parameters_on_a_small_real_export_give_a_consistent_masked_book(tmp_path, kernel,
+                                                                              monkeypatch):
+    from micromet import sources, synth
 
     export = synth.synthetic_extract(20251, None, tmp_path / "cache", scale=0.1)
+    reads = []
+    read_source = sources.read_source
+    monkeypatch.setattr(sources, "read_source", lambda *a, **k: reads.append(1) or
+                        read_source(*a, **k))
     out = run_study(ROOT / "studies" / "seer_m0i.yml", data=export, out=tmp_path / "book",
                     # the paper's covariates: at a tenth of the size some receptor levels have
                     # no exposed patient (separation in the propensity model, reported)
                     overrides=["matching.caliper=0.1", "chapters=[01_cohort, 02_matching, "
                                "03_overall_survival, 04_bcsm]"],
-                    log=lambda m: None)
+                    log=lambda m: None, kernel=kernel)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["study"]["synthetic"] is False
     assert results["matching"]["caliper_sd"] == 0.1
@@ -182,10 +188,17 @@ def test_other_parameters_on_a_small_real_export_give_a_consistent_masked_book(t
         seen_mask |= "&lt;11" in text or "<11" in text
     assert seen_mask, "small counts of a real source must be shown as <11"
     assert (out / "data" / ".gitignore").exists()
-    # the export was read once, by the run's pre-check, which kept it for chapter 1 (row-level,
-    # in data/ with the other row-level files); what reading it said is still in chapter 1
+    # the export was read once, by the run's pre-check, which kept it for chapter 1: in memory
+    # when the chapters run in this process (this process read it once; nothing is left behind
+    # in memory), else in data/ with the other row-level files; what reading it said is still
+    # in chapter 1
     import pandas as pd
 
+    assert reads == [1]
+    assert sources._CHECKED == {}
+    if not kernel:
+        assert not (out / "data" / "source.parquet").exists()
+        return
     kept = pd.read_parquet(out / "data" / "source.parquet")
     assert kept.attrs["n_raw"] == results["cohort"]["n_raw"] and len(kept) > 0
     assert isinstance(kept.attrs["source_warnings"], list)

@@ -189,8 +189,9 @@ def test_a_bad_export_fails_its_chapter_with_file_column_row_value(tmp_path):
 
 def test_one_kernel_runs_every_chapter_and_each_notebook_counts_from_one(toy, tmp_path,
                                                                          monkeypatch):
-    """A study's chapters share one kernel (micromet is imported once), which is stopped at the
-    end; each executed notebook still numbers its cells from 1, as if run alone."""
+    """With ``kernel=True`` a study's chapters share one kernel (micromet is imported once),
+    which is stopped at the end; each executed notebook still numbers its cells from 1, as if
+    run alone."""
     import os
 
     from micromet import kernels
@@ -207,7 +208,7 @@ def test_one_kernel_runs_every_chapter_and_each_notebook_counts_from_one(toy, tm
     notebook([('study = {}\noutput_dir = "."', ["parameters"]),
               ("import os\nprint(os.getpid())", [])], nbdir / "c_third.ipynb")
     out = run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None,
-                    overrides=["chapters=[a_first, b_second, c_third]"])
+                    overrides=["chapters=[a_first, b_second, c_third]"], kernel=True)
     assert len(launched) == 1
     assert kernels._LIVE == set()  # stopped and reaped
     pid = int(nbformat.read(str(out / "c_third.ipynb"), as_version=4).cells[2]
@@ -218,3 +219,113 @@ def test_one_kernel_runs_every_chapter_and_each_notebook_counts_from_one(toy, tm
         nb = nbformat.read(str(out / f"{name}.ipynb"), as_version=4)
         counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
         assert counts == list(range(1, len(counts) + 1)), (name, counts)
+
+
+SHOWCASE = [
+    ('study = {}\noutput_dir = "."', ["parameters"]),
+    ("print('one')\nprint('two', end='')\nprint(' three')", []),
+    ("import pandas as pd\npd.DataFrame({'x': [1, 2], 'y': ['a', 'b']})", []),
+    ("from IPython.display import Markdown, display\ndisplay(Markdown('**bold** text'))", []),
+    ("import sys\nprint('to stderr', file=sys.stderr)", []),
+    ("import matplotlib.pyplot as plt\nfrom myst_nb import glue\nfig, ax = plt.subplots()\n"
+     "ax.plot([1, 3, 2])\nglue('figure', fig, display=False)\nglue('n', 42)\nplt.close(fig)", []),
+    ("import warnings\nwarnings.warn('careful', UserWarning)", []),
+    ("value = 6 * 7", []),
+    ("value", []),
+]
+
+
+def _outputs(folder):
+    nb = nbformat.read(str(folder / "a_first.ipynb"), as_version=4)
+    return [(c.execution_count, c.outputs) for c in nb.cells if c.cell_type == "code"]
+
+
+def test_the_shell_gives_the_outputs_a_kernel_gives(toy, tmp_path):
+    """The chapters run in this process by default (micromet.shell): streams, displayed data,
+    glued figures and values, warnings and a cell's last value come out as a Jupyter kernel
+    sends them, so a chapter's notebook is the same either way."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    study, nbdir = toy
+    notebook(SHOWCASE, nbdir / "a_first.ipynb")
+    runs = {}
+    for kernel in (False, True):
+        runs[kernel] = run_study(study, out=tmp_path / f"o{kernel}", notebooks_dir=nbdir,
+                                 log=lambda m: None, overrides=["chapters=[a_first]"],
+                                 kernel=kernel)
+    shell_outputs, kernel_outputs = _outputs(runs[False]), _outputs(runs[True])
+    assert len(shell_outputs) == len(kernel_outputs) == len(SHOWCASE) + 1  # + the injected
+    for (count_s, out_s), (count_k, out_k) in zip(shell_outputs, kernel_outputs):
+        assert count_s == count_k
+        assert len(out_s) == len(out_k)
+        for a, b in zip(out_s, out_k):
+            if a.get("name") == "stderr" and "careful" in a["text"]:
+                # a warning names where it came from: the cell's place differs
+                assert a["text"].split(":", 2)[2:] == b["text"].split(":", 2)[2:]
+            else:
+                assert a == b
+    kinds = [o["output_type"] for _, outs in shell_outputs for o in outs]
+    assert kinds.count("display_data") == 3 and kinds.count("execute_result") == 2
+    assert "application/papermill.record/image/png" in shell_outputs[6][1][0]["data"]
+    assert not InteractiveShell.initialized()  # no shell left behind in this process
+
+
+def test_the_shell_runs_in_this_process_and_each_chapter_starts_afresh(toy, tmp_path):
+    import os
+    import sys
+
+    import matplotlib
+
+    study, nbdir = toy
+    notebook([('study = {}\noutput_dir = "."', ["parameters"]),
+              ("import os\nprint(os.getpid(), 'first' in globals())", []),
+              # an object of the last chapter, also its cell's value (a kernel keeps it in Out)
+              ("import builtins, weakref\nclass Frame: pass\nframe = Frame()\n"
+               "builtins._micromet_probe = weakref.ref(frame)\nframe", [])],
+             nbdir / "c_third.ipynb")
+    backend, stdout, stderr = matplotlib.get_backend(), sys.stdout, sys.stderr
+    rc = dict(matplotlib.rcParams)
+    main, interactive = sys.modules["__main__"], hasattr(sys, "ps1")
+    out = run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None,
+                    overrides=["chapters=[a_first, b_second, c_third]"])
+    pid, seen = nbformat.read(str(out / "c_third.ipynb"), as_version=4).cells[2] \
+        .outputs[0]["text"].split()
+    assert int(pid) == os.getpid()
+    assert seen == "False"  # b_second's variable 'first' is not there
+    assert (matplotlib.get_backend(), sys.stdout, sys.stderr) == (backend, stdout, stderr)
+    assert dict(matplotlib.rcParams) == rc
+    # what IPython changes in the process is put back; the last chapter's objects are freed
+    assert sys.modules["__main__"] is main and hasattr(sys, "ps1") == interactive
+    import builtins
+    import gc
+
+    gc.collect()
+    probe = builtins.__dict__.pop("_micromet_probe")
+    assert probe() is None
+    assert "display" not in builtins.__dict__ and "__IPYTHON__" not in builtins.__dict__
+    for name in ("a_first", "b_second", "c_third"):
+        nb = nbformat.read(str(out / f"{name}.ipynb"), as_version=4)
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), (name, counts)
+
+
+def test_a_failing_cell_in_the_shell_stops_its_chapter_with_the_error(toy, tmp_path):
+    study, nbdir = toy
+    with pytest.raises(ChapterFailed, match="RuntimeError: asked to fail") as info:
+        run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None,
+                  overrides=["options={fail: true}"])
+    nb = nbformat.read(str(info.value.notebook), as_version=4)
+    error = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert error[0]["ename"] == "RuntimeError" and error[0]["evalue"] == "asked to fail"
+    info.value.notebook.unlink()
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flag, kernel", [([], False), (["--kernel"], True)])
+def test_micromet_run_uses_this_process_unless_asked_for_a_kernel(monkeypatch, flag, kernel):
+    from micromet import cli, run
+
+    calls = []
+    monkeypatch.setattr(run, "run_study", lambda *a, **kw: calls.append(kw))
+    assert cli.main(["run", "studies/seer_m0i.yml", *flag]) == 0
+    assert calls[0]["kernel"] is kernel
