@@ -237,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = {s: signal.signal(s, _raise_interrupted) for s in handled}
     try:
-        return args.func(args)
+        status = args.func(args)
+        if entry_point and args.command == "run":
+            _exit_now(status)
+        return status
     except MicrometError as exc:
         print(f"micromet {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -253,6 +256,20 @@ def main(argv: list[str] | None = None) -> int:
         if not entry_point:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def _exit_now(status: int) -> None:
+    """End the ``micromet`` command as soon as its run is complete: the exit handlers run and
+    the output is flushed, but Python does not then free, one by one, the ~2,000 modules and
+    the objects of a study (half a second of a study A run). Only at the end of a successful
+    command: the run's own clean-up is done by then."""
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 _UNTOUCHED = "the earlier output is as it was and nothing of this run was kept"

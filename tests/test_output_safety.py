@@ -218,3 +218,15 @@ def test_a_failed_chapter_is_kept_in_a_private_file_named_in_the_message(tmp_pat
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
     for path in kept:
         path.unlink()
+
+
+def test_the_command_ends_at_once_with_its_whole_log_and_status(tmp_path):
+    """`micromet run` ends its process as soon as the run is complete (without Python's slow
+    teardown): its log is complete on a pipe, its status 0, its output in place."""
+    out = tmp_path / "nanomet"
+    proc = subprocess.run([sys.executable, "-m", "micromet.cli", "run", STUDY_B, "--out",
+                           str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()  # the progress log
+    assert lines[0].startswith("micromet run nanomet:") and lines[-1].startswith(f"wrote {out}")
+    assert (out / "results.json").is_file() and leftovers(tmp_path) == []
