@@ -71,10 +71,11 @@ def source_file(source: str, *, seed: int | None = None, file=None, cache=None) 
 
 
 def read_source(study: Study) -> pd.DataFrame:
-    """The raw frame (labels as text, canonical names) of the study's SEER*Stat source."""
+    """The raw frame (labels as categories, canonical names) of the study's SEER*Stat source."""
     from micromet import seer
 
-    return seer.read_export(source_file(study.source, seed=study.seed, file=study.file))
+    return seer.read_export(source_file(study.source, seed=study.seed, file=study.file),
+                            categorical=True)
 
 
 def write_synthetic_export(out, *, seed: int | None = None, scale: float = 1.0) -> Path:

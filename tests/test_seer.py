@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from micromet.errors import InputError
 from micromet.seer import ALIASES, find_dic, read_dic, read_export, tidy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "seer"
@@ -210,3 +211,45 @@ def test_surrounding_blanks_are_stripped(tmp_path, raw):
     data.write_bytes(text.encode("utf-8"))
     (tmp_path / "cases.dic").write_bytes((FIXTURES / "label_comma_header.dic").read_bytes())
     pd.testing.assert_frame_equal(read_export(data), raw)
+
+
+@pytest.mark.parametrize("variant", ["label_comma_header.csv", *VARIANTS])
+def test_categorical_reading_gives_the_same_labels_and_the_same_analysis_frame(variant):
+    """``read_export(..., categorical=True)`` (what a study run uses) holds the same labels as
+    the text columns, its categories in order of first appearance, and ``tidy`` makes the same
+    frame of it."""
+    text = read_export(FIXTURES / variant)
+    cats = read_export(FIXTURES / variant, categorical=True)
+    assert list(cats.columns) == list(text.columns)
+    for name in text.columns:
+        assert isinstance(cats[name].dtype, pd.CategoricalDtype)
+        assert cats[name].to_numpy(dtype=object).tolist() == text[name].tolist(), name
+        assert list(cats[name].cat.categories) == list(dict.fromkeys(text[name])), name
+    pd.testing.assert_frame_equal(tidy(cats), tidy(text))
+
+
+def test_blanks_around_a_label_make_no_second_category(tmp_path):
+    lines = (FIXTURES / "label_comma_header.csv").read_bytes().decode("utf-8").split("\r\n")
+    assert ",Female," in lines[2]
+    lines[2] = lines[2].replace(",Female,", ",  Female ,")
+    path = tmp_path / "padded.csv"
+    path.write_bytes("\r\n".join(lines).encode("utf-8"))
+    cats = read_export(path, categorical=True)
+    categories = list(cats["Sex"].cat.categories)
+    assert cats["Sex"].iloc[1] == "Female" and categories.count("Female") == 1
+    assert all(c == c.strip() for c in categories)
+
+
+def test_the_first_bad_label_is_named_at_its_earliest_row_from_categories_too():
+    """With categories the labels are checked in order of first appearance, as with text: of
+    two unknown labels the one on the earlier row is named (rows 5 and 3 here: row 3), though
+    its category sorts after the other's."""
+    for categorical in (False, True):
+        raw = read_export(REFERENCE, categorical=categorical)
+        sex = raw["Sex"].astype(object).to_numpy().copy()
+        sex[4], sex[2] = "Another label", "Zed label"
+        raw = raw.assign(Sex=pd.Categorical(sex) if categorical else sex)  # sorted categories
+        raw.attrs["file"] = str(REFERENCE)
+        with pytest.raises(InputError) as info:
+            tidy(raw)
+        assert info.value.row == 3 and info.value.value == "Zed label"

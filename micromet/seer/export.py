@@ -69,6 +69,8 @@ class _WrongFieldCount(Exception):
 
 def _read_table(path: Path, gz: bool, names: list[str], delimiter: str, skip: int,
                 encoding: str) -> pa.Table:
+    """Every column dictionary-encoded as it is parsed (a SEER export has few distinct labels
+    per column: the labels are made once, not once per row)."""
     invalid = []
 
     def on_invalid(row):
@@ -84,7 +86,8 @@ def _read_table(path: Path, gz: bool, names: list[str], delimiter: str, skip: in
                                          newlines_in_values=False, ignore_empty_lines=True,
                                          invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, null_values=[],
+            column_types={n: pa.dictionary(pa.int32(), pa.string()) for n in names},
+            null_values=[],
             strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
     if invalid:
@@ -92,17 +95,31 @@ def _read_table(path: Path, gz: bool, names: list[str], delimiter: str, skip: in
     return table
 
 
-def _decode_codes(values: pd.Series, codes: dict[str, str], path: Path, name: str) -> pd.Series:
+def _factorized(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, labels) of a dictionary-encoded column: labels (``object`` of ``str``, blanks
+    around them stripped) in order of first appearance, as ``pandas.factorize`` gives them."""
+    column = column.unify_dictionaries()
+    if column.num_chunks == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
+    dictionary = column.chunk(0).dictionary
+    codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False)
+                            for chunk in column.chunks])
+    trimmed = np.asarray(pc.utf8_trim_whitespace(dictionary).to_pylist(), dtype=object)
+    merged, labels = pd.factorize(trimmed, sort=False)  # " a" and "a" are one label
+    return merged[codes], np.asarray(labels, dtype=object)
+
+
+def _decode_codes(codes: np.ndarray, uniques: np.ndarray, formats: dict[str, str], path: Path,
+                  name: str) -> tuple[np.ndarray, np.ndarray]:
     """Map SEER*Stat internal codes to labels through a [Format=...] section (per unique code)."""
-    positions, uniques = pd.factorize(values, sort=False)
-    labels = [codes.get(u) for u in uniques]
+    labels = [formats.get(u) for u in uniques]
     for k, label in enumerate(labels):
         if label is None:
-            row = int(np.flatnonzero(positions == k)[0]) + 1
+            row = int(np.flatnonzero(codes == k)[0]) + 1
             raise InputError(f"code not listed in the [Format={name}] section of the .dic",
                              file=path, column=name, row=row, value=uniques[k])
-    return pd.Series(np.asarray(labels, dtype=object)[positions], index=values.index,
-                     name=values.name)
+    merged, labels = pd.factorize(np.asarray(labels, dtype=object), sort=False)
+    return merged[codes], np.asarray(labels, dtype=object)
 
 
 def _looks_like_header(fields: list[str]) -> bool:
@@ -110,7 +127,7 @@ def _looks_like_header(fields: list[str]) -> bool:
     return any(f in known for f in fields)
 
 
-def read_export(path, dic=None) -> pd.DataFrame:
+def read_export(path, dic=None, *, categorical: bool = False) -> pd.DataFrame:
     """Read a SEER*Stat case-listing export (label, quoted-label or numeric; any delimiter).
 
     Parameters
@@ -133,6 +150,9 @@ def read_export(path, dic=None) -> pd.DataFrame:
         file's path.
         Same content as R's ``read.csv(path, colClasses = "character", na.strings = NULL,
         check.names = FALSE, strip.white = TRUE)`` on a label export.
+        With ``categorical=True`` the same labels come as ``pandas.Categorical`` columns (their
+        categories in order of first appearance): what :func:`tidy` reads fastest, in a tenth
+        of the memory.
 
     Raises
     ------
@@ -147,7 +167,7 @@ def read_export(path, dic=None) -> pd.DataFrame:
     if not path.is_file():
         raise InputError("no such file", file=path)
     try:
-        return _read_export(path, dic)
+        return _read_export(path, dic, categorical)
     except (OSError, EOFError, zlib.error) as exc:  # corrupt gzip, unreadable file, ...
         raise InputError(f"cannot be read ({type(exc).__name__}: {exc}); is the file complete "
                          "and not corrupted?", file=path) from None
@@ -156,7 +176,7 @@ def read_export(path, dic=None) -> pd.DataFrame:
                          file=path) from None
 
 
-def _read_export(path: Path, dic) -> pd.DataFrame:
+def _read_export(path: Path, dic, categorical: bool = False) -> pd.DataFrame:
     if dic is None:
         dic_path = find_dic(path)
         dictionary = read_dic(dic_path) if dic_path is not None else None
@@ -239,13 +259,15 @@ def _read_export(path: Path, dic) -> pd.DataFrame:
 
     columns = {}
     for i, name in enumerate(names):
-        col = pc.utf8_trim_whitespace(table.column(i))
-        values = col.to_pandas(deduplicate_objects=True)
+        codes, labels = _factorized(table.column(i))
         if dictionary is not None and dictionary.coded(i) and name in dictionary.formats:
-            values = _decode_codes(values, dictionary.formats[name], path, name)
-        columns[name] = values
-    frame = pd.DataFrame(columns)
-    frame.columns = [str(c) for c in frame.columns]
+            codes, labels = _decode_codes(codes, labels, dictionary.formats[name], path, name)
+        if categorical:
+            columns[str(name)] = pd.Categorical.from_codes(codes, categories=labels,
+                                                           validate=False)
+        else:
+            columns[str(name)] = labels[codes]
+    frame = pd.DataFrame(columns, copy=False)  # one block per column: nothing copied
 
     renamed = [ALIASES.get(c, c) for c in frame.columns]
     dup = pd.Index(renamed)[pd.Index(renamed).duplicated()]

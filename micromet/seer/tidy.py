@@ -143,8 +143,16 @@ class _Column:
     def __init__(self, raw: pd.DataFrame, name: str, file):
         self.name = name
         self.file = file
-        self.codes, self.uniques = pd.factorize(raw[name].to_numpy(dtype=object), sort=False,
-                                                use_na_sentinel=False)
+        values = raw[name]
+        if isinstance(values.dtype, pd.CategoricalDtype) and not values.hasnans:
+            # read_export(..., categorical=True): the labels are made once; their integer
+            # codes factorized (fast), so that the labels come in order of first appearance
+            # as pandas.factorize gives them (the first bad label found is the earliest)
+            self.codes, used = pd.factorize(values.cat.codes.to_numpy(), sort=False)
+            self.uniques = np.asarray(values.cat.categories, dtype=object)[used]
+        else:
+            self.codes, self.uniques = pd.factorize(values.to_numpy(dtype=object), sort=False,
+                                                    use_na_sentinel=False)
         for k, label in enumerate(self.uniques):
             if not isinstance(label, str):
                 self.fail(k, "not text: SEER labels must be read as text (read_export does, or "
