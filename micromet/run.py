@@ -51,6 +51,7 @@ class ChapterFailed(MicrometError):
     def __init__(self, chapter: str, message: str, notebook: Path | None = None):
         self.chapter = chapter
         self.notebook = notebook
+        self.message = message
         super().__init__(f"chapter {chapter} failed: {message}")
 
 
@@ -74,10 +75,14 @@ def run_study(
     log: Callable[[str], None] | None = None,
     execution_timeout: int | None = 1800,
     kernel: bool = False,
+    parallel: bool | None = None,
 ) -> Path:
     """Execute every chapter of ``study`` and move the outputs to ``out``; return ``out``.
     ``kernel``: run the chapters in a Jupyter kernel instead of this process (also the case
-    when called from inside IPython or Jupyter)."""
+    when called from inside IPython or Jupyter). ``parallel``: two chapters that do not need
+    each other (their templates' ``metadata.micromet.needs``) run at once, one in a forked copy
+    of this process (``micromet.forked``); by default when the chapters run in this process on
+    Linux with two CPUs or more. The outputs are the same either way."""
     if not isinstance(study, Study):
         study = load_study(study, overrides, data=data)
     elif overrides or data is not None:
@@ -107,8 +112,14 @@ def run_study(
     from micromet import shell
 
     in_process = not kernel and shell.available()
+    if parallel is None:
+        from micromet import forked
+
+        parallel = forked.available()
+    parallel = bool(parallel) and in_process
     with output_lock(out):
-        return _execute(study, templates, out, log, execution_timeout, papermill, in_process)
+        return _execute(study, templates, out, log, execution_timeout, papermill, in_process,
+                        parallel)
 
 
 #: Arguments of the study's kernel: its own logging silenced (its TCP notice; its complaints when
@@ -121,7 +132,7 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL",
 
 
 def _execute(study, templates, out: Path, log, execution_timeout, papermill,
-             in_process: bool) -> Path:
+             in_process: bool, parallel: bool) -> Path:
     work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
     with contextlib.ExitStack() as stack:
         try:
@@ -157,11 +168,11 @@ def _execute(study, templates, out: Path, log, execution_timeout, papermill,
             shutil.rmtree(work, ignore_errors=True)
             raise
         return _run_chapters(study, templates, work, out, log, execution_timeout, papermill,
-                             execute)
+                             execute, parallel)
 
 
 def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeout, papermill,
-                  execute: dict) -> Path:
+                  execute: dict, parallel: bool = False) -> Path:
     parameters = {"study": injectable(study), "output_dir": "."}
     redact = {}
     if not study.synthetic:
@@ -174,25 +185,43 @@ def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeou
     started = time.perf_counter()
     # one shell (or kernel) runs every chapter: micromet and its dependencies are imported once;
     # what a chapter needs from an earlier one still goes through the output folder, so each
-    # notebook also runs alone
-    try:
-        for number, (chapter, template) in enumerate(templates, start=1):
-            target = work / f"{chapter}.ipynb"
-            t0 = time.perf_counter()
-            try:
-                papermill.execute_notebook(
-                    str(template), str(target), parameters=parameters, kernel_name=KERNEL,
-                    progress_bar=False, log_output=False, cwd=str(work),
-                    request_save_on_cell_execute=False,  # written once, when the chapter ends
-                    execution_timeout=execution_timeout, **execute)
-            except papermill.PapermillExecutionError as exc:
-                kept = _keep_failed(target)
-                log(f"  [{number}/{len(templates)}] {chapter:<24} FAILED after "
+    # notebook also runs alone. Two chapters that do not need each other run at once when the
+    # chapters run in this process and a second CPU is free (micromet.forked).
+    total = len(templates)
+
+    def run_one(number: int, chapter: str, template: Path, quiet: bool = False) -> float:
+        target = work / f"{chapter}.ipynb"
+        t0 = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(template), str(target), parameters=parameters, kernel_name=KERNEL,
+                progress_bar=False, log_output=False, cwd=str(work),
+                request_save_on_cell_execute=False,  # written once, when the chapter ends
+                execution_timeout=execution_timeout, **execute)
+        except papermill.PapermillExecutionError as exc:
+            kept = _keep_failed(target)
+            if not quiet:
+                log(f"  [{number}/{total}] {chapter:<24} FAILED after "
                     f"{time.perf_counter() - t0:.1f} s")
-                where = f" (executed notebook kept at {kept})" if kept else ""
-                raise ChapterFailed(chapter, f"{exc.ename}: {exc.evalue}{where}", kept) from exc
-            clean_notebook(target, redact)
-            log(f"  [{number}/{len(templates)}] {chapter:<24} {time.perf_counter() - t0:6.1f} s")
+            where = f" (executed notebook kept at {kept})" if kept else ""
+            raise ChapterFailed(chapter, f"{exc.ename}: {exc.evalue}{where}", kept) from exc
+        clean_notebook(target, redact)
+        return time.perf_counter() - t0
+
+    beside = None
+    try:
+        for step in _schedule(templates, parallel):
+            (number, chapter, template), other = step[0], step[1:]
+            if other:
+                beside = _start_beside(run_one, *other[0])
+            seconds = run_one(number, chapter, template)
+            log(f"  [{number}/{total}] {chapter:<24} {seconds:6.1f} s")
+            if beside is not None:
+                number, chapter, _ = other[0]
+                result, beside = beside.result(), None
+                _raise_if_failed(result, chapter, log, number, total)
+                log(f"  [{number}/{total}] {chapter:<24} {result['value']['seconds']:6.1f} s"
+                    " (beside the previous one)")
         _forget(work)
         write_results(work, study)
         write_marker(work, study.name)
@@ -200,12 +229,76 @@ def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeou
         check_output(out, repo=REPO_ROOT)
         replace_dir(work, out)
     except BaseException:
+        if beside is not None:
+            beside.kill()  # before the work folder goes: it writes there
         stop_all()  # a kernel interrupted while starting is not nbclient's to stop yet
         _forget(work)
         shutil.rmtree(work, ignore_errors=True)
         raise
     log(f"wrote {out} in {time.perf_counter() - started:.1f} s")
     return out
+
+
+def chapter_needs(template: Path) -> list[str] | None:
+    """The chapters whose outputs a chapter reads (its template's ``metadata.micromet.needs``);
+    None when the template does not say (then it needs every chapter before it)."""
+    try:
+        meta = json.loads(Path(template).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    needs = meta.get("micromet", {}).get("needs")
+    return list(needs) if isinstance(needs, list) else None
+
+
+def _schedule(templates, parallel: bool):
+    """The chapters in steps: ``((number, chapter, template),)``, or two chapters to run at
+    once — the next chapter and the one after it, when everything that one needs is done
+    (or not part of the study) and it does not need the next one."""
+    listed = [(number, chapter, Path(template))
+              for number, (chapter, template) in enumerate(templates, start=1)]
+    names = {chapter for _, chapter, _ in listed}
+    done: set[str] = set()
+    i = 0
+    while i < len(listed):
+        first = listed[i]
+        second = listed[i + 1] if parallel and i + 1 < len(listed) else None
+        if second is not None:
+            needs = chapter_needs(second[2])
+            if needs is None or any(n in names and n not in done for n in needs):
+                second = None
+        if second is None:
+            yield (first,)
+            done.add(first[1])
+            i += 1
+        else:
+            yield (first, second)
+            done.update((first[1], second[1]))
+            i += 2
+
+
+def _start_beside(run_one, number: int, chapter: str, template: Path):
+    """``chapter`` executed in a forked copy of this process (``micromet.forked``)."""
+    from micromet.forked import Forked
+
+    def work() -> dict:
+        try:
+            return {"seconds": run_one(number, chapter, template, quiet=True)}
+        except ChapterFailed as exc:
+            return {"failed": {"message": exc.message,
+                               "kept": str(exc.notebook) if exc.notebook else None}}
+
+    return Forked(work)
+
+
+def _raise_if_failed(result: dict, chapter: str, log, number: int, total: int) -> None:
+    if result["ok"] and "failed" not in result["value"]:
+        return
+    log(f"  [{number}/{total}] {chapter:<24} FAILED")
+    if result["ok"]:
+        failed = result["value"]["failed"]
+        kept = Path(failed["kept"]) if failed["kept"] else None
+        raise ChapterFailed(chapter, failed["message"], kept)
+    raise ChapterFailed(chapter, result["error"], None)
 
 
 def _forget(work: Path) -> None:

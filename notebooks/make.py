@@ -1,6 +1,7 @@
 """Write the chapter templates notebooks/NN_*.ipynb from their sources notebooks/src/NN_*.py.
 
-The sources are plain "percent" scripts: a line ``# %%`` starts a code cell, ``# %% [markdown]`` a
+The sources are plain "percent" scripts (a first line ``# micromet: needs=[...]`` names the chapters
+whose outputs the chapter reads): a line ``# %%`` starts a code cell, ``# %% [markdown]`` a
 markdown cell (each of its lines starts with ``# ``); ``tags=["a", "b"]`` after either sets cell tags.
 Cell ids are fixed (``<chapter>-<n>``), the kernelspec is ``python3``, so the templates and everything
 papermill writes from them are byte-for-byte reproducible. Run: ``python notebooks/make.py``.
@@ -15,6 +16,10 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
+#: ``# micromet: needs=["01_cohort", ...]`` before the first cell: the chapters whose outputs this one
+#: reads (notebook metadata ``micromet.needs``; ``micromet run`` runs two chapters that do not need
+#: each other at once). Without it a chapter needs every chapter before it.
+NEEDS = re.compile(r"^# micromet: needs=(?P<needs>\[.*\])\s*$")
 
 
 def cells_of(text: str):
@@ -48,7 +53,14 @@ def build(src: Path) -> Path:
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
     }
-    for n, (kind, tags, body) in enumerate(cells_of(src.read_text(encoding="utf-8"))):
+    text = src.read_text(encoding="utf-8")
+    for line in text.split("\n"):
+        if line.startswith("# %%"):
+            break
+        m = NEEDS.match(line)
+        if m:
+            nb.metadata["micromet"] = {"needs": json.loads(m.group("needs"))}
+    for n, (kind, tags, body) in enumerate(cells_of(text)):
         cell = nbformat.v4.new_markdown_cell(body) if kind == "markdown" else nbformat.v4.new_code_cell(body)
         cell["id"] = f"{stem}-{n}"
         if tags:

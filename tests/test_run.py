@@ -329,3 +329,120 @@ def test_micromet_run_uses_this_process_unless_asked_for_a_kernel(monkeypatch, f
     monkeypatch.setattr(run, "run_study", lambda *a, **kw: calls.append(kw))
     assert cli.main(["run", "studies/seer_m0i.yml", *flag]) == 0
     assert calls[0]["kernel"] is kernel
+
+
+# ---- two chapters at once (micromet.forked) -------------------------------------------------------
+
+def needing(path, needs):
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata["micromet"] = {"needs": needs}
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def pair(toy):
+    """a_first; then b_second and c_third, which need only a_first; then d_last (needs all)."""
+    study, nbdir = toy
+    params = ('study = {}\noutput_dir = "."', ["parameters"])
+    notebook([params, (
+        "import json, os, pathlib, time\n"
+        "(pathlib.Path(output_dir) / 'c_started').write_text(str(os.getpid()))\n"
+        "if study['options'].get('slow'): time.sleep(120)\n"
+        "if study['options'].get('fail_c'): raise ValueError('c asked to fail')\n"
+        "first = json.loads(pathlib.Path(output_dir, 'summaries', 'first.json').read_text())\n"
+        "pathlib.Path(output_dir, 'summaries', 'third.json').write_text("
+        "json.dumps({'triple': first['seed'] * 3, 'pid': os.getpid()}))\n"
+        "print('third', first['seed'] * 3)", [])], nbdir / "c_third.ipynb")
+    notebook([params, (
+        "import json, pathlib\n"
+        "s = pathlib.Path(output_dir, 'summaries')\n"
+        "print(sorted(p.name for p in s.iterdir()))", [])], nbdir / "d_last.ipynb")
+    needing(nbdir / "b_second.ipynb", ["a_first"])
+    needing(nbdir / "c_third.ipynb", ["a_first"])
+    return study, nbdir, ["chapters=[a_first, b_second, c_third, d_last]"]
+
+
+def test_chapters_that_do_not_need_each_other_run_at_once_with_the_same_outputs(pair, tmp_path):
+    import os
+
+    from micromet import forked
+
+    if not forked.available():
+        pytest.skip("forking chapters needs Linux and two CPUs: "
+                    f"{os.sys.platform}, {forked.cpus()} CPU")
+    study, nbdir, chapters = pair
+    outputs, logs = {}, {}
+    for parallel in (True, False):
+        logs[parallel] = lines = []
+        outputs[parallel] = run_study(study, out=tmp_path / f"o{parallel}", notebooks_dir=nbdir,
+                                      log=lines.append, overrides=chapters, parallel=parallel)
+    # c_third ran in another process, beside b_second, and only when parallel
+    third = json.loads((outputs[True] / "summaries" / "third.json").read_text())
+    assert third["pid"] != os.getpid()
+    assert json.loads((outputs[False] / "summaries" / "third.json").read_text())["pid"] \
+        == os.getpid()
+    assert [line.split()[1] for line in logs[True][1:-1]] == ["a_first", "b_second", "c_third",
+                                                              "d_last"]
+    assert "beside the previous one" in logs[True][3] and not any(
+        "beside" in line for line in logs[False])
+    # the same notebooks, the same results (but for the process id)
+    for name in ("a_first", "b_second", "c_third", "d_last"):
+        a, b = (nbformat.read(str(outputs[p] / f"{name}.ipynb"), as_version=4) for p in
+                (True, False))
+        assert a == b, name
+    ra, rb = (json.loads((outputs[p] / "results.json").read_text()) for p in (True, False))
+    ra["third"].pop("pid"), rb["third"].pop("pid")
+    assert ra == rb and ra["third"] == {"triple": 9}
+
+
+def test_a_chapter_failing_beside_another_stops_the_run_with_its_error(pair, tmp_path):
+    from micromet import forked
+
+    if not forked.available():
+        pytest.skip("forking chapters needs Linux and two CPUs")
+    study, nbdir, chapters = pair
+    with pytest.raises(ChapterFailed, match="ValueError: c asked to fail") as info:
+        run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None,
+                  overrides=[*chapters, "options={fail_c: true}"], parallel=True)
+    assert info.value.chapter == "c_third"
+    kept = info.value.notebook
+    assert kept is not None and kept.is_file() and (kept.stat().st_mode & 0o777) == 0o600
+    kept.unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notebooks", "toy.yml"]
+
+
+def test_an_interruption_stops_the_chapter_running_beside_and_leaves_nothing(pair, tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+
+    from micromet import forked
+
+    if not forked.available():
+        pytest.skip("forking chapters needs Linux and two CPUs")
+    study, nbdir, chapters = pair
+    seen = {}
+
+    def interrupt():  # once c_third has started in its own process
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            started = [p / "c_started" for p in tmp_path.iterdir() if ".run-" in p.name]
+            if started and started[0].exists() and started[0].read_text():
+                seen["pid"] = int(started[0].read_text())
+                break
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Thread(target=interrupt)
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None,
+                  overrides=[*chapters, "options={slow: true}"], parallel=True)
+    timer.join()
+    assert time.monotonic() - t0 < 60  # not the 120 s c_third would sleep
+    assert seen["pid"] != os.getpid()
+    with pytest.raises(ProcessLookupError):
+        os.kill(seen["pid"], 0)  # killed and reaped
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notebooks", "toy.yml"]

@@ -1,3 +1,4 @@
+# micromet: needs=["01_cohort", "02_matching"]
 # %% [markdown]
 # # Time to event: Kaplan-Meier and Cox models
 #

@@ -1,3 +1,4 @@
+# micromet: needs=["01_cohort", "02_matching"]
 # %% [markdown]
 # # Competing risks: cumulative incidence and Fine-Gray models
 #
