@@ -28,6 +28,10 @@ class InputError(MicrometError, ValueError):
         self.value = value
         super().__init__(self._format())
 
+    def __reduce__(self):  # pickled with its fields (an error raised in a forked process)
+        return (_input_error, (type(self), self.reason, self.file, self.column, self.row,
+                               self.value))
+
     def _format(self) -> str:
         where = []
         if self.file is not None:
@@ -39,6 +43,10 @@ class InputError(MicrometError, ValueError):
         if self.value is not None:
             where.append(f"value {self.value!r}")
         return (", ".join(where) + ": " + self.reason) if where else self.reason
+
+
+def _input_error(cls, reason, file, column, row, value):
+    return cls(reason, file=file, column=column, row=row, value=value)
 
 
 class NotEstimableWarning(UserWarning):

@@ -6,7 +6,7 @@ second runs in a child made by ``fork``, which starts with everything the parent
 computed, so it costs no start-up, and each writes its own files into the run's work folder. Only
 on Linux (``fork`` of a process with threads is not safe on macOS), with at least two CPUs.
 
-The child's result comes back as JSON through a pipe; the child never returns into the parent's
+The child's result (or the exception it raised) comes back pickled through a pipe; the child never returns into the parent's
 code (it ends with ``os._exit``, whatever happens), dies with the default action of SIGINT,
 SIGTERM and SIGHUP, and is killed by the kernel if the parent dies first. ``Forked.kill`` stops
 and reaps it (a run interrupted or failed while the child works).
@@ -14,8 +14,8 @@ and reaps it (a run interrupted or failed while the child works).
 
 from __future__ import annotations
 
-import json
 import os
+import pickle
 import signal
 import sys
 from collections.abc import Callable
@@ -35,7 +35,8 @@ def available() -> bool:
 
 
 class Forked:
-    """``function()`` (returning something JSON can write) running in a forked child."""
+    """``function()`` running in a forked child; ``result()`` returns what it returned or
+    raises what it raised."""
 
     def __init__(self, function: Callable[[], object]) -> None:
         read, write = os.pipe()
@@ -46,20 +47,26 @@ class Forked:
         self.pid: int | None = pid
         self._read = read
 
-    def result(self) -> dict:
-        """Wait for the child: ``{"ok": True, "value": ...}`` or ``{"ok": False, "error":
-        "<type>: <message>"}``."""
+    def result(self):
+        """Wait for the child: what ``function()`` returned; what it raised is raised here
+        (an exception that cannot be pickled comes as ``RuntimeError`` with its text)."""
         chunks = []
         try:
-            while block := os.read(self._read, 1 << 16):
+            while block := os.read(self._read, 1 << 20):
                 chunks.append(block)
         except BaseException:  # interrupted while waiting: the child is stopped, not awaited
             self.kill()
             raise
         self._reap()
         if not chunks:
-            return {"ok": False, "error": "the forked chapter ended without a result"}
-        return json.loads(b"".join(chunks))
+            raise RuntimeError("the forked process ended without a result")
+        try:
+            outcome = pickle.loads(b"".join(chunks))
+        except Exception as exc:  # noqa: BLE001 - an exception that cannot be rebuilt here
+            raise RuntimeError(f"the forked process's result cannot be read: {exc}") from None
+        if outcome["ok"]:
+            return outcome["value"]
+        raise outcome["error"]
 
     def kill(self) -> None:
         """Stop the child now (if it still runs) and reap it."""
@@ -90,12 +97,18 @@ def _child(function: Callable[[], object], read: int, write: int) -> None:  # pr
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent()
         try:
-            result = {"ok": True, "value": function()}
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        data = json.dumps(result).encode("utf-8")
-        while data:
-            data = data[os.write(write, data):]
+            outcome = {"ok": True, "value": function()}
+        except BaseException as exc:  # noqa: BLE001 - raised again in the parent
+            outcome = {"ok": False, "error": exc}
+        try:
+            data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
+            error = outcome.get("error", exc)
+            data = pickle.dumps({"ok": False, "error": RuntimeError(
+                f"{type(error).__name__}: {error}")})
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write, view):]
         status = 0
     finally:
         os._exit(status)

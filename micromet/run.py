@@ -31,11 +31,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import nbformat
-
 from micromet.errors import InputError, MicrometError
 from micromet.files import output_temp_dir, replace_dir, sha256_of
-from micromet.kernels import ChapterKernelManager, stop_all
 from micromet.outputs import check_output, output_lock, write_marker
 from micromet.study import NOTEBOOKS_DIR, REPO_ROOT, Study, load_study
 
@@ -53,6 +50,9 @@ class ChapterFailed(MicrometError):
         self.notebook = notebook
         self.message = message
         super().__init__(f"chapter {chapter} failed: {message}")
+
+    def __reduce__(self):  # pickled with its fields (a chapter run in a forked process)
+        return (type(self), (self.chapter, self.message, self.notebook))
 
 
 RUNS_DIR = REPO_ROOT / "_build" / "studies"
@@ -107,8 +107,6 @@ def run_study(
                              column="chapters", value=chapter)
         templates.append((chapter, path))
 
-    import papermill  # imported here: `micromet --help` stays fast
-
     from micromet import shell
 
     in_process = not kernel and shell.available()
@@ -118,8 +116,7 @@ def run_study(
         parallel = forked.available()
     parallel = bool(parallel) and in_process
     with output_lock(out):
-        return _execute(study, templates, out, log, execution_timeout, papermill, in_process,
-                        parallel)
+        return _execute(study, templates, out, log, execution_timeout, in_process, parallel)
 
 
 #: Arguments of the study's kernel: its own logging silenced (its TCP notice; its complaints when
@@ -131,48 +128,54 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL",
                     "--IPKernelApp.exec_lines=['import micromet.pipeline']"]
 
 
-def _execute(study, templates, out: Path, log, execution_timeout, papermill,
-             in_process: bool, parallel: bool) -> Path:
+def _execute(study, templates, out: Path, log, execution_timeout, in_process: bool,
+             parallel: bool) -> Path:
     work = output_temp_dir(out.parent, prefix=f".{out.name}.run-")
+    checking = None
     with contextlib.ExitStack() as stack:
         try:
             if in_process:
                 from micromet import shell
 
-                runner = stack.enter_context(shell.chapter_shell())
-                execute = {"engine_name": shell.register(), "shell": runner}
-                # micromet's chapter layer is imported while the export is read, and done before
-                # any chapter starts (an import running beside a chapter could change
-                # matplotlib's settings under it)
-                loading = shell.preload("micromet.pipeline")
+                if parallel:  # the source is read in a forked copy of this process meanwhile
+                    from micromet.forked import Forked
+
+                    checking = Forked(lambda: _quietly(_checked_source, study))
+                # micromet's chapter layer and the shell's matplotlib backend are imported while
+                # the export is read, and done before the shell and any chapter start (an import
+                # running beside a chapter could change matplotlib's settings under it)
+                loading = shell.preload(*CHAPTER_MODULES)
                 if not study.synthetic:  # its digest, for the parameters and results.json
                     shell.in_background(sha256_of, study.source)
+                _keep_source(study, work, checking)
+                loading.join()
+                runner = stack.enter_context(shell.chapter_shell())
+                execute = {"engine_name": shell.register(), "shell": runner}
             else:
+                from micromet.kernels import ChapterKernelManager
+
                 # one kernel for the whole study, started now: it imports micromet while the
                 # export is read
                 kernel = ChapterKernelManager(kernel_name=KERNEL)
                 stack.callback(_shut_down, kernel)
                 asyncio.run(kernel.start_kernel(cwd=str(work), extra_arguments=KERNEL_ARGUMENTS))
                 execute = {"km": kernel, "extra_arguments": KERNEL_ARGUMENTS}
-            if not study.synthetic:  # a bad export is named now, not from inside a chapter
-                from micromet.sources import check_source
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the chapters report them
-                    check_source(study, work, in_memory=in_process)  # kept for chapter 1
-            if in_process:
-                loading.join()
+                _keep_source(study, work, None, in_memory=False)
         except BaseException:
-            stop_all()
+            if checking is not None:
+                checking.kill()
+            _stop_kernels()
             _forget(work)
             shutil.rmtree(work, ignore_errors=True)
             raise
-        return _run_chapters(study, templates, work, out, log, execution_timeout, papermill,
-                             execute, parallel)
+        return _run_chapters(study, templates, work, out, log, execution_timeout, execute,
+                             parallel)
 
 
-def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeout, papermill,
+def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeout,
                   execute: dict, parallel: bool = False) -> Path:
+    import papermill  # imported here: `micromet --help` stays fast
+
     parameters = {"study": injectable(study), "output_dir": "."}
     redact = {}
     if not study.synthetic:
@@ -218,9 +221,14 @@ def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeou
             log(f"  [{number}/{total}] {chapter:<24} {seconds:6.1f} s")
             if beside is not None:
                 number, chapter, _ = other[0]
-                result, beside = beside.result(), None
-                _raise_if_failed(result, chapter, log, number, total)
-                log(f"  [{number}/{total}] {chapter:<24} {result['value']['seconds']:6.1f} s"
+                try:
+                    seconds = beside.result()
+                except ChapterFailed:
+                    log(f"  [{number}/{total}] {chapter:<24} FAILED")
+                    raise
+                finally:
+                    beside = None
+                log(f"  [{number}/{total}] {chapter:<24} {seconds:6.1f} s"
                     " (beside the previous one)")
         _forget(work)
         write_results(work, study)
@@ -231,7 +239,7 @@ def _run_chapters(study, templates, work: Path, out: Path, log, execution_timeou
     except BaseException:
         if beside is not None:
             beside.kill()  # before the work folder goes: it writes there
-        stop_all()  # a kernel interrupted while starting is not nbclient's to stop yet
+        _stop_kernels()  # a kernel interrupted while starting is not nbclient's to stop yet
         _forget(work)
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -280,25 +288,7 @@ def _start_beside(run_one, number: int, chapter: str, template: Path):
     """``chapter`` executed in a forked copy of this process (``micromet.forked``)."""
     from micromet.forked import Forked
 
-    def work() -> dict:
-        try:
-            return {"seconds": run_one(number, chapter, template, quiet=True)}
-        except ChapterFailed as exc:
-            return {"failed": {"message": exc.message,
-                               "kept": str(exc.notebook) if exc.notebook else None}}
-
-    return Forked(work)
-
-
-def _raise_if_failed(result: dict, chapter: str, log, number: int, total: int) -> None:
-    if result["ok"] and "failed" not in result["value"]:
-        return
-    log(f"  [{number}/{total}] {chapter:<24} FAILED")
-    if result["ok"]:
-        failed = result["value"]["failed"]
-        kept = Path(failed["kept"]) if failed["kept"] else None
-        raise ChapterFailed(chapter, failed["message"], kept)
-    raise ChapterFailed(chapter, result["error"], None)
+    return Forked(lambda: run_one(number, chapter, template, quiet=True))
 
 
 def _forget(work: Path) -> None:
@@ -308,7 +298,47 @@ def _forget(work: Path) -> None:
     forget_checked(work)
 
 
-def _shut_down(kernel: ChapterKernelManager) -> None:
+#: What the chapters import (``micromet.pipeline``, the façade of the notebooks), the shell's
+#: matplotlib backend and papermill's notebook format: imported while the source is read.
+CHAPTER_MODULES = ("micromet.pipeline", "matplotlib_inline.backend_inline", "nbformat",
+                   "papermill")
+
+
+def _checked_source(study: Study):
+    from micromet.sources import checked_source
+
+    return checked_source(study)
+
+
+def _quietly(function, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the chapters report them
+        return function(*args)
+
+
+def _keep_source(study: Study, work: Path, checking, *, in_memory: bool = True) -> None:
+    """The source read and checked once, before any chapter (in ``checking``, a forked process,
+    or here): a bad export is named now, not from inside a chapter, and chapters 1 and 2 both
+    start from it. A synthetic source that cannot be read is left to chapter 1 to report."""
+    from micromet.sources import keep_checked
+
+    try:
+        frame = checking.result() if checking is not None else _quietly(_checked_source, study)
+    except Exception:
+        if not study.synthetic:
+            raise
+        return
+    keep_checked(frame, work, in_memory=in_memory)
+
+
+def _stop_kernels() -> None:
+    """``kernels.stop_all`` when a kernel may have been started (its module imported)."""
+    kernels = sys.modules.get("micromet.kernels")
+    if kernels is not None:
+        kernels.stop_all()
+
+
+def _shut_down(kernel) -> None:
     """Stop the study's kernel (it is ours: nbclient leaves a kernel it was given running)."""
     import asyncio
 
@@ -317,7 +347,7 @@ def _shut_down(kernel: ChapterKernelManager) -> None:
             asyncio.run(kernel.shutdown_kernel(now=True))
         except Exception:  # noqa: BLE001 - already gone; stop_all reaps it either way
             pass
-    stop_all()
+    _stop_kernels()
 
 
 def injectable(study: Study) -> dict:
@@ -340,6 +370,8 @@ def clean_notebook(path: str | Path, redact: dict[str, str] | None = None) -> No
     """Hide the injected-parameters cell and strip volatile metadata, in place. ``redact``
     replaces texts in that cell (the absolute path of a real export by its name: a kept
     notebook says which file was analysed, not where it lives)."""
+    import nbformat
+
     path = Path(path)
     nb = nbformat.read(str(path), as_version=4)
     nb.metadata.pop("papermill", None)

@@ -215,11 +215,15 @@ def in_background(function, *args) -> threading.Thread:
     return thread
 
 
-def preload(module: str) -> threading.Thread:
-    """Import ``module`` in a background thread (an import error is left for the chapter)."""
+def preload(*modules: str) -> threading.Thread:
+    """Import ``modules`` in a background thread (an import error is left for the chapter)."""
     import importlib
 
-    return in_background(importlib.import_module, module)
+    def load(*names):
+        for name in names:
+            importlib.import_module(name)
+
+    return in_background(load, *modules)
 
 
 def available() -> bool:

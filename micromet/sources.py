@@ -6,6 +6,7 @@ levels.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -97,7 +98,7 @@ def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
     like every file of ``data/``) is used when present, and the warnings that reading gave are
     given again, so the chapter's notes are the same as if it had read the export itself."""
     kept = None if output_dir is None else Path(output_dir) / DATA_DIR / f"{SOURCE_FRAME}.parquet"
-    checked = None if output_dir is None else _CHECKED.pop(_key(output_dir), None)
+    checked = None if output_dir is None else _CHECKED.get(_key(output_dir))
     if checked is not None or (kept is not None and kept.exists()):
         frame = checked if checked is not None else load_frame(output_dir, SOURCE_FRAME,
                                                                "01_cohort")
@@ -124,8 +125,8 @@ def analysis_frame(study: Study, output_dir=None) -> pd.DataFrame:
     return frame
 
 
-#: Tidied exports checked by ``check_source(..., in_memory=True)``, by run folder, until chapter 1
-#: of that run takes its own (``analysis_frame``) or the run ends (``forget_checked``).
+#: Tidied exports checked by ``check_source(..., in_memory=True)``, by run folder, until the run
+#: ends (``forget_checked``): chapters 1 and 2 both start from it.
 _CHECKED: dict[str, pd.DataFrame] = {}
 
 
@@ -137,12 +138,11 @@ def forget_checked(output_dir) -> None:
     _CHECKED.pop(_key(output_dir), None)
 
 
-def check_source(study: Study, output_dir=None, *, in_memory: bool = False) -> None:
-    """Read and check a real source as chapter 1 will, before any chapter runs: a bad export or
-    series stops the run at once with the named error (file, column, 1-based row, value), and
-    a cohort that the criteria empty stops naming the step. With ``output_dir`` (the run's work
-    folder) the tidied export is kept for chapter 1, which then does not read it again: in
-    ``data/`` of that folder, or, with ``in_memory`` (chapters run in this process), in memory."""
+def checked_source(study: Study) -> pd.DataFrame:
+    """The source read and checked as chapter 1 will: a bad export or series raises the named
+    error (file, column, 1-based row, value), and so does a cohort that the criteria empty
+    (naming the step). The tidied frame, with what reading it warned in
+    ``attrs["source_warnings"]``."""
     from micromet import cohort as cohort_mod
 
     with warnings.catch_warnings(record=True) as caught:
@@ -152,12 +152,58 @@ def check_source(study: Study, output_dir=None, *, in_memory: bool = False) -> N
     extract, _ = restrict_extract(frame, study)
     e = study.exposure
     criteria = list(study.cohort.criteria) if study.cohort else []
-    cohort_mod.build_cohort(extract, criteria, e.column,
-                            levels=e.levels or [e.reference, e.exposed])
-    if output_dir is not None and in_memory:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # chapter 1 reports them
+        cohort_mod.build_cohort(extract, criteria, e.column,
+                                levels=e.levels or [e.reference, e.exposed])
+    return frame
+
+
+def keep_checked(frame: pd.DataFrame, output_dir, *, in_memory: bool = False) -> None:
+    """Keep a checked source for the chapters of the run writing ``output_dir``, which then do
+    not read it again: in memory (chapters run in this process) or in ``data/`` of that
+    folder (row-level, like every file there)."""
+    if in_memory:
         _CHECKED[_key(output_dir)] = frame
-    elif output_dir is not None:
+    else:
         save_frame(frame, output_dir, SOURCE_FRAME)
+
+
+def check_source(study: Study, output_dir=None, *, in_memory: bool = False) -> None:
+    """``checked_source``, before any chapter runs; with ``output_dir`` (the run's work folder)
+    the frame is kept for the chapters (``keep_checked``)."""
+    frame = checked_source(study)
+    if output_dir is not None:
+        keep_checked(frame, output_dir, in_memory=in_memory)
+
+
+@dataclass
+class AnalysisCohort:
+    """The study's cohort as chapter 1 builds it: the records read (``n_raw``), the extract
+    (rows of the extract definition), the rows set aside before the criteria, the criteria's
+    result (flow) and the cohort with the exposure as an ordered categorical."""
+
+    n_raw: int
+    extract: pd.DataFrame
+    outside: int
+    built: object  # micromet.cohort.CohortResult
+    data: pd.DataFrame
+
+
+def analysis_cohort(study: Study, output_dir=None) -> AnalysisCohort:
+    """The source (``analysis_frame``) restricted to the extract and through the study's
+    criteria in order: what chapter 1 describes and the matching chapter matches (each builds
+    it from the source, so that the two run at once; a tenth of a second)."""
+    from micromet import cohort as cohort_mod
+
+    e = study.exposure
+    frame = analysis_frame(study, output_dir)
+    extract, outside = restrict_extract(frame, study)
+    criteria = list(study.cohort.criteria) if study.cohort else []
+    built = cohort_mod.build_cohort(extract, criteria, e.column,
+                                    levels=e.levels or [e.reference, e.exposed])
+    return AnalysisCohort(int(frame.attrs.get("n_raw", len(frame))), extract, outside, built,
+                          exposure_categorical(built.data, study))
 
 
 def exposure_categorical(frame: pd.DataFrame, study: Study) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from micromet.report import (
     uses_suppression,
     warning_notes,
 )
-from micromet.sources import analysis_frame, exposure_categorical, group_counts, restrict_extract
+from micromet.sources import analysis_cohort, group_counts
 from micromet.store import save_frame, save_summary
 from micromet.study import Study
 
@@ -54,18 +54,13 @@ class CohortChapter:
 
 def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     """Read the source, apply the criteria in order, describe the groups (Table 1)."""
-    from micromet import cohort as cohort_mod
-
     notes: list[str] = []
     e = study.exposure
     levels = e.levels or [e.reference, e.exposed]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = analysis_frame(study, output_dir)
-        extract, outside = restrict_extract(frame, study)
-        criteria = list(study.cohort.criteria) if study.cohort else []
-        built = cohort_mod.build_cohort(extract, criteria, e.column, levels=levels)
-        data = exposure_categorical(built.data, study)
+        cohort = analysis_cohort(study, output_dir)
+    extract, outside, built, data = cohort.extract, cohort.outside, cohort.built, cohort.data
     notes += warning_notes(caught)
     if outside:
         notes.append(f"{outside:,} rows of the export are outside the extract (years "
@@ -79,7 +74,7 @@ def cohort_chapter(study: Study, output_dir=".") -> CohortChapter:
     fu = followup(data, study)
 
     save_frame(data, output_dir, "cohort")
-    n_raw = int(frame.attrs.get("n_raw", len(frame)))
+    n_raw = cohort.n_raw
     summary = {
         "n": len(data),
         "n_raw": n_raw,

@@ -31,7 +31,7 @@ from micromet.report import (
     uses_suppression,
     warning_notes,
 )
-from micromet.sources import TREATED, group_counts
+from micromet.sources import TREATED, analysis_cohort, group_counts
 from micromet.store import load_frame, save_frame, save_summary
 from micromet.study import Study
 
@@ -55,7 +55,9 @@ def matching_chapter(study: Study, output_dir=".") -> MatchingChapter:
     """Match on the propensity score as the study says; balance before/after; Table 2."""
     from micromet import matching
 
-    cohort = load_frame(output_dir, "cohort", "01_cohort")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # chapter 1 reports what reading the source said
+        cohort = analysis_cohort(study, output_dir).data
     e = study.exposure
     m = study.matching
     covs = study.matching_covariates

@@ -1,3 +1,4 @@
+# micromet: needs=[]
 # %% [markdown]
 # # Propensity-score matching and Table 2
 #
