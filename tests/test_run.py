@@ -286,6 +286,9 @@ def test_the_shell_runs_in_this_process_and_each_chapter_starts_afresh(toy, tmp_
     backend, stdout, stderr = matplotlib.get_backend(), sys.stdout, sys.stderr
     rc = dict(matplotlib.rcParams)
     main, interactive = sys.modules["__main__"], hasattr(sys, "ps1")
+    import gc
+
+    frozen = gc.get_freeze_count()
     out = run_study(study, out=tmp_path / "o", notebooks_dir=nbdir, log=lambda m: None,
                     overrides=["chapters=[a_first, b_second, c_third]"])
     pid, seen = nbformat.read(str(out / "c_third.ipynb"), as_version=4).cells[2] \
@@ -298,6 +301,8 @@ def test_the_shell_runs_in_this_process_and_each_chapter_starts_afresh(toy, tmp_
     assert sys.modules["__main__"] is main and hasattr(sys, "ps1") == interactive
     import builtins
     import gc
+
+    assert gc.get_freeze_count() == frozen  # the heap frozen for the run is unfrozen
 
     gc.collect()
     probe = builtins.__dict__.pop("_micromet_probe")
