@@ -75,9 +75,9 @@ def theme():
 
 
 def themed(func):
-    """Decorator: run a plot function inside :func:`theme`, and render its figure once inside
+    """Decorator: run a plot function inside :func:`theme`, and lay its figure out once inside
     the theme (ticks are created lazily at the first draw and would otherwise take the global
-    settings)."""
+    settings; ``draw_without_rendering``: everything a draw decides, without the pixels)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -85,7 +85,7 @@ def themed(func):
             out = func(*args, **kwargs)
             fig = _figure_of(out)
             if fig is not None:
-                fig.canvas.draw()
+                fig.draw_without_rendering()
         return out
 
     return wrapper
@@ -154,7 +154,7 @@ def panel_title(ax, title: str, *, own: bool) -> None:
     legend = ax.get_legend()
     if legend is not None:
         fig = ax.figure
-        fig.canvas.draw()
+        fig.draw_without_rendering()
         pad += legend.get_window_extent().height * 72 / fig.dpi
     ax.set_title(title, pad=pad)
 
@@ -244,7 +244,7 @@ def text_in_free_corner(ax, text, curves, corners=("lower left", "upper right", 
     the figure as laid out), else where it covers the fewest points. ``curves``: (x, y) arrays
     of step functions in data coordinates."""
     fig = ax.figure
-    fig.canvas.draw()  # lay the figure out: the text's size in data units depends on it
+    fig.draw_without_rendering()  # lay it out: the text's size in data units depends on it
     renderer = fig.canvas.get_renderer()
     to_data = ax.transData.inverted()
     best = None
