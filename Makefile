@@ -20,6 +20,7 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m compileall -q micromet >/dev/null  # bytecode, as a non-editable install has
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (micromet)" >/dev/null
 	touch $@
 
