@@ -231,6 +231,24 @@ def available() -> bool:
     return not InteractiveShell.initialized()
 
 
+class ZMQLikeChapterShell(ChapterShell):
+    """The ``ChapterShell`` a run uses, named as libraries expect a notebook's shell to be named:
+    pandas tells a Jupyter frontend from a terminal by "zmq" in the name of the shell's type, and
+    formats tables and categoricals for a notebook only then (columns not fitted to the width of
+    whatever terminal ``micromet run`` was started from)."""
+
+
+@contextlib.contextmanager
+def _pandas_as_in_a_kernel() -> Iterator[None]:
+    """pandas' display options as a kernel has them: pandas, imported here outside IPython,
+    chose ``display.max_columns = 0`` (fit to the terminal); imported in a kernel it chooses
+    20."""
+    import pandas as pd
+
+    with pd.option_context("display.max_columns", 20):
+        yield
+
+
 @contextlib.contextmanager
 def chapter_shell() -> Iterator[ChapterShell]:
     """A ``ChapterShell`` for one run, with the inline matplotlib backend; everything it changes
@@ -242,10 +260,11 @@ def chapter_shell() -> Iterator[ChapterShell]:
     if not available():
         raise RuntimeError("an IPython shell is already running in this process")
     backend = matplotlib.get_backend()
-    with warnings.catch_warnings(), matplotlib.rc_context(), _process_state():
+    with warnings.catch_warnings(), matplotlib.rc_context(), _process_state(), \
+            _pandas_as_in_a_kernel():
         _kernel_warnings()
         # cache_size=0: no Out/_N history of results, which would keep a chapter's frames
-        shell = ChapterShell.instance(colors="nocolor", cache_size=0)
+        shell = ZMQLikeChapterShell.instance(colors="nocolor", cache_size=0)
         try:
             shell.enable_matplotlib("inline")
             # a new kernel's figure formats; matplotlib-inline sets them only the first time a
@@ -257,6 +276,7 @@ def chapter_shell() -> Iterator[ChapterShell]:
             shell.clear_namespace()  # the last chapter's frames are not kept until exit
             atexit.unregister(shell.atexit_operations)
             shell.restore_sys_module_state()
+            ZMQLikeChapterShell.clear_instance()
             ChapterShell.clear_instance()
             InteractiveShell.clear_instance()
             with contextlib.suppress(Exception):

@@ -225,6 +225,10 @@ SHOWCASE = [
     ('study = {}\noutput_dir = "."', ["parameters"]),
     ("print('one')\nprint('two', end='')\nprint(' three')", []),
     ("import pandas as pd\npd.DataFrame({'x': [1, 2], 'y': ['a', 'b']})", []),
+    # a table wider than a terminal and a categorical with many levels: pandas formats them for
+    # a notebook, not for the terminal micromet run was started from
+    ("pd.DataFrame({f'column number {i}': [i, i + 1] for i in range(33)})", []),
+    ("pd.Series(pd.Categorical([f'level {i}' for i in range(40)]))", []),
     ("from IPython.display import Markdown, display\ndisplay(Markdown('**bold** text'))", []),
     ("import sys\nprint('to stderr', file=sys.stderr)", []),
     ("import matplotlib.pyplot as plt\nfrom myst_nb import glue\nfig, ax = plt.subplots()\n"
@@ -265,8 +269,10 @@ def test_the_shell_gives_the_outputs_a_kernel_gives(toy, tmp_path):
             else:
                 assert a == b
     kinds = [o["output_type"] for _, outs in shell_outputs for o in outs]
-    assert kinds.count("display_data") == 3 and kinds.count("execute_result") == 2
-    assert "application/papermill.record/image/png" in shell_outputs[6][1][0]["data"]
+    assert kinds.count("display_data") == 3 and kinds.count("execute_result") == 4
+    assert "application/papermill.record/image/png" in shell_outputs[8][1][0]["data"]
+    wide = shell_outputs[4][1][0]["data"]
+    assert "column number 32" in wide["text/html"] and "..." in wide["text/html"]  # 20 shown
     assert not InteractiveShell.initialized()  # no shell left behind in this process
 
 
