@@ -294,7 +294,7 @@ def _start_beside(run_one, number: int, chapter: str, template: Path):
 
 
 def _forget(work: Path) -> None:
-    """Drop the tidied export kept in memory for chapter 1 (if chapter 1 did not take it)."""
+    """Drop the tidied export kept in memory for the run's chapters (the run has ended)."""
     from micromet.sources import forget_checked
 
     forget_checked(work)
